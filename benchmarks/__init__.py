@@ -1,0 +1,1 @@
+"""ladle's benchmark suite: ``make bench`` (``python -m benchmarks [scenario ...]``)."""

@@ -1,0 +1,49 @@
+"""ladle: mini-batches for neural-network training, exactly reproducible and resumable.
+
+Example:
+    >>> import numpy as np
+    >>> import ladle
+    >>> loader = ladle.Loader({"x": np.arange(8.0), "y": np.arange(8) % 2}, batch_size=4,
+    ...                       shuffle=True, seed=0)
+    >>> [batch.size for batch in loader]
+    [4, 4]
+"""
+
+from . import batching, sampling
+from .batch import Batch
+from .loader import Loader, LoaderStats
+from .parallel import BatchError, BatchTimeout
+from .sampling import (BlockShuffle, ClassBalanced, Order, Repeat, Sequential, Shuffle, Subset,
+                       Weighted)
+from .sources import (ArraySource, ConcatSource, Field, MixSource, Source, ZipSource, concat, mix,
+                      zip_sources)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArraySource",
+    "Batch",
+    "BatchError",
+    "BatchTimeout",
+    "BlockShuffle",
+    "ClassBalanced",
+    "ConcatSource",
+    "Field",
+    "Loader",
+    "LoaderStats",
+    "MixSource",
+    "Order",
+    "Repeat",
+    "Sequential",
+    "Shuffle",
+    "Source",
+    "Subset",
+    "Weighted",
+    "ZipSource",
+    "__version__",
+    "batching",
+    "concat",
+    "mix",
+    "sampling",
+    "zip_sources",
+]

@@ -1,0 +1,15 @@
+"""Sources: random access to samples (``len``, ``fields``, ``read(indices)``).
+
+Example:
+    >>> import numpy as np
+    >>> from ladle.sources import ArraySource
+    >>> len(ArraySource(x=np.zeros(3)))
+    3
+"""
+
+from .array import ArraySource
+from .base import Field, Source, contiguous_runs, gather_runs
+from .compose import ConcatSource, MixSource, ZipSource, concat, mix, zip_sources
+
+__all__ = ["ArraySource", "ConcatSource", "Field", "MixSource", "Source", "ZipSource", "concat",
+           "contiguous_runs", "gather_runs", "mix", "zip_sources"]
