@@ -1,0 +1,253 @@
+"""Datasets: downloads against a local HTTP server, checksums, retries, caching, format readers."""
+
+import bz2
+import gzip
+import hashlib
+import http.server
+import io
+import pickle
+import struct
+import tarfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ladle.datasets import (ChecksumError, DownloadError, data_dir, download, download_and_verify,
+                            extract_tar, formats)
+
+
+class Server:
+    """127.0.0.1 server over a dict of files; supports Range; can drop the first transfer midway."""
+
+    def __init__(self):
+        self.files: dict[str, bytes] = {}
+        self.log: list[tuple[str, str | None]] = []
+        self.drop_first: set[str] = set()
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                name = self.path.lstrip("/")
+                rng = self.headers.get("Range")
+                server.log.append((name, rng))
+                if name not in server.files:
+                    self.send_error(404)
+                    return
+                data = server.files[name]
+                start = int(rng.split("=")[1].split("-")[0]) if rng else 0
+                body = data[start:]
+                self.send_response(206 if rng else 200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if name in server.drop_first:
+                    server.drop_first.discard(name)
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.connection.shutdown(2)  # drop the connection midway
+                    return
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    s = Server()
+    yield s
+    s.close()
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_download_and_cache(server, tmp_path):
+    server.files["a.bin"] = b"x" * 5000
+    path = download_and_verify(server.url + "a.bin", tmp_path / "a.bin", sha256=sha(b"x" * 5000),
+                               progress=False)
+    assert path.read_bytes() == b"x" * 5000
+    download_and_verify(server.url + "a.bin", path, sha256=sha(b"x" * 5000), progress=False)
+    assert len(server.log) == 1  # the second call downloads nothing
+
+
+def test_bad_checksum_deletes_the_file(server, tmp_path):
+    server.files["a.bin"] = b"tampered"
+    with pytest.raises(ChecksumError, match="expected 0000.*the file was deleted"):
+        download_and_verify(server.url + "a.bin", tmp_path / "a.bin", sha256="0" * 64,
+                            progress=False)
+    assert not (tmp_path / "a.bin").exists()
+
+
+def test_md5_checksum(server, tmp_path):
+    server.files["a.bin"] = b"abc"
+    download_and_verify(server.url + "a.bin", tmp_path / "a.bin",
+                        md5=hashlib.md5(b"abc").hexdigest(), progress=False)
+    assert (tmp_path / "a.bin").exists()
+
+
+def test_dropped_connection_resumes_with_a_range_request(server, tmp_path):
+    data = bytes(range(256)) * 400
+    server.files["big.bin"] = data
+    server.drop_first.add("big.bin")
+    path = download(server.url + "big.bin", tmp_path / "big.bin", retries=2, backoff=0.01,
+                    progress=False)
+    assert path.read_bytes() == data
+    assert server.log[0] == ("big.bin", None)
+    assert server.log[1][1] == f"bytes={len(data) // 2}-"  # only the rest was asked for
+    assert not (tmp_path / "big.bin.part").exists()
+
+
+def test_404_is_a_clear_error_without_retrying(server, tmp_path):
+    with pytest.raises(DownloadError, match="could not download .*missing.bin"):
+        download(server.url + "missing.bin", tmp_path / "m", retries=3, backoff=0.01,
+                 progress=False)
+    assert len(server.log) == 1
+
+
+def test_unreachable_host_retries_then_fails(tmp_path):
+    with pytest.raises(DownloadError, match="after 3 attempts"):
+        download("http://127.0.0.1:9/x", tmp_path / "x", retries=2, backoff=0.01, timeout=1,
+                 progress=False)
+
+
+def test_extract_tar_refuses_path_escapes(tmp_path):
+    evil = tmp_path / "evil.tar"
+    with tarfile.open(evil, "w") as tar:
+        info = tarfile.TarInfo("../escaped.txt")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"bad"))
+    with pytest.raises(ValueError, match="refusing to extract"):
+        extract_tar(evil, tmp_path / "out")
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_data_dir_precedence(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("LADLE_HOME", raising=False)
+    assert data_dir() == tmp_path / ".ladle"
+    (tmp_path / ".ladle.cfg").write_text("[paths]\ndata_dir = ~/cache\n")
+    assert data_dir() == tmp_path / "cache"
+    monkeypatch.setenv("LADLE_HOME", str(tmp_path / "env"))
+    assert data_dir() == tmp_path / "env"
+    monkeypatch.delenv("LADLE_HOME")
+    (tmp_path / ".ladle.cfg").write_text("not a config")
+    with pytest.raises(ValueError, match="not a valid config file"):
+        data_dir()
+
+
+# ------------------------------------------------------------------ real formats, generated
+
+def idx_bytes(arr: np.ndarray) -> bytes:
+    header = struct.pack(">I", 0x0800 | arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    return gzip.compress(header + arr.astype(np.uint8).tobytes())
+
+
+def test_read_mnist(tmp_path):
+    rng = np.random.default_rng(0)
+    files = {}
+    for prefix, n in (("train", 6), ("t10k", 4)):
+        x = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        y = rng.integers(0, 10, n, dtype=np.uint8)
+        for kind, arr in (("images-idx3", x), ("labels-idx1", y)):
+            p = tmp_path / f"{prefix}-{kind}-ubyte.gz"
+            p.write_bytes(idx_bytes(arr))
+            files[p.name] = p
+        if prefix == "train":
+            x_train, y_train = x, y
+    out = formats.read_mnist(files)
+    assert out["train"][0].shape == (6, 1, 28, 28) and out["train"][0].dtype == np.uint8
+    np.testing.assert_array_equal(out["train"][0][:, 0], x_train)
+    assert out["train"][1].dtype == np.int64 and out["train"][1].tolist() == y_train.tolist()
+    assert out["test"][0].shape == (4, 1, 28, 28)
+
+
+def test_read_idx_truncated():
+    raw = gzip.decompress(idx_bytes(np.zeros((3, 2, 2))))[:-1]
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        formats.read_idx(io.BytesIO(raw))
+
+
+def add_bytes(tar, name, data):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+def test_read_cifar10_and_100(tmp_path):
+    rng = np.random.default_rng(1)
+    c10 = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(c10, "w:gz") as tar:
+        add_bytes(tar, "cifar-10-batches-py/batches.meta",
+                  pickle.dumps({b"label_names": [f"c{i}".encode() for i in range(10)]}))
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            d = {b"data": rng.integers(0, 256, (3, 3072), dtype=np.uint8),
+                 b"labels": [1, 2, 3]}
+            add_bytes(tar, f"cifar-10-batches-py/{name}", pickle.dumps(d))
+    splits, classes = formats.read_cifar(c10)
+    assert splits["train"][0].shape == (15, 3, 32, 32) and splits["test"][1].tolist() == [1, 2, 3]
+    assert classes[:2] == ["c0", "c1"]
+
+    c100 = tmp_path / "cifar-100-python.tar.gz"
+    with tarfile.open(c100, "w:gz") as tar:
+        add_bytes(tar, "cifar-100-python/meta", pickle.dumps({
+            b"fine_label_names": [f"f{i}".encode() for i in range(100)],
+            b"coarse_label_names": [f"k{i}".encode() for i in range(20)]}))
+        for split in ("train", "test"):
+            add_bytes(tar, f"cifar-100-python/{split}", pickle.dumps({
+                b"data": np.zeros((2, 3072), np.uint8), b"fine_labels": [55, 99],
+                b"coarse_labels": [4, 19]}))
+    fine, fine_names = formats.read_cifar(c100)
+    coarse, coarse_names = formats.read_cifar(c100, coarse=True)
+    assert fine["train"][1].tolist() == [55, 99] and len(fine_names) == 100
+    assert coarse["test"][1].tolist() == [4, 19] and coarse_names[19] == "k19"
+
+
+def test_read_svhn(tmp_path):
+    from scipy.io import savemat
+
+    x = np.random.default_rng(2).integers(0, 256, (32, 32, 3, 5), dtype=np.uint8)
+    savemat(tmp_path / "train_32x32.mat", {"X": x, "y": np.array([[10], [1], [2], [10], [9]])})
+    out = formats.read_svhn({"train_32x32.mat": tmp_path / "train_32x32.mat"})
+    images, labels = out["train"]
+    assert images.shape == (5, 3, 32, 32) and labels.tolist() == [0, 1, 2, 0, 9]
+    np.testing.assert_array_equal(images[3], np.transpose(x[..., 3], (2, 0, 1)))
+
+
+def test_read_stl10(tmp_path):
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (2, 3, 96, 96), dtype=np.uint8)  # (N, C, H, W)
+    raw = np.ascontiguousarray(img.transpose(0, 1, 3, 2)).tobytes()  # column-major on disk
+    archive = tmp_path / "stl10_binary.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        add_bytes(tar, "stl10_binary/class_names.txt", b"airplane\nbird\n")
+        for split in ("train", "test"):
+            add_bytes(tar, f"stl10_binary/{split}_X.bin", raw)
+            add_bytes(tar, f"stl10_binary/{split}_y.bin", bytes([1, 10]))
+        add_bytes(tar, "stl10_binary/unlabeled_X.bin", raw)
+    out, classes = formats.read_stl10(archive, unlabeled=True)
+    np.testing.assert_array_equal(out["train"][0], img)
+    assert out["test"][1].tolist() == [0, 9] and classes == ["airplane", "bird"]
+    assert out["unlabeled"][1].tolist() == [-1, -1]
+
+
+def test_read_usps(tmp_path):
+    line = lambda label, v: (f"{label} " + " ".join(f"{i}:{v}" for i in range(1, 257))).encode()
+    (tmp_path / "usps.bz2").write_bytes(bz2.compress(line(1, -1) + b"\n" + line(10, 1) + b"\n"))
+    (tmp_path / "usps.t.bz2").write_bytes(bz2.compress(line(5, 0) + b"\n"))
+    out = formats.read_usps({"usps.bz2": tmp_path / "usps.bz2", "usps.t.bz2": tmp_path / "usps.t.bz2"})
+    x, y = out["train"]
+    assert x.shape == (2, 1, 16, 16) and y.tolist() == [0, 9]
+    assert int(x[0].max()) == 0 and int(x[1].min()) == 255
+    assert int(out["test"][0][0, 0, 0, 0]) == 128 and out["test"][1].tolist() == [4]
