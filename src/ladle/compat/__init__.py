@@ -1,0 +1,17 @@
+"""Compatibility layers: code written for another batching library moves to ladle by changing the
+import. Each layer reproduces its original's public API (names, arguments, return types and the
+documented behaviour, including global-RNG use where scripts depend on it) on top of ladle's core,
+minus the original's bugs. Import the layer you need; none is imported here.
+
+* ``ladle.compat.ketos.data_feeding`` — ketos ``BatchGenerator``, ``JointBatchGen``,
+  ``MultiModalBatchGen``.
+* ``ladle.compat.datagenerator`` — numblr datagenerator (``dataset``, ``encoders``, ``factories``).
+* ``ladle.compat.batchup`` — batchup (``data_source``, ``sampling``, ``work_pool``, ``config``,
+  ``datasets``).
+* ``ladle.compat.batchflow`` — batchflow ``Batch``, ``DatasetIndex``, ``Dataset``.
+
+Example:
+    >>> from ladle.compat.batchup import data_source  # was: from batchup import data_source
+    >>> data_source.ArrayDataSource.__name__
+    'ArrayDataSource'
+"""
