@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch first, pinned: anything else pulls GBs of CUDA packages.
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[torch,keras,dask,images,http,batchflow,dev]"
+	$(PIP) install -q -e ".[torch,keras,dask,images,http,batchflow,audio,parquet,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)

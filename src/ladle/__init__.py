@@ -9,7 +9,7 @@ Example:
     [4, 4]
 """
 
-from . import batching, sampling
+from . import batching, decoders, encoders, sampling
 from .batch import Batch
 from .loader import Loader, LoaderStats
 from .parallel import BatchError, BatchTimeout
@@ -17,6 +17,7 @@ from .sampling import (BlockShuffle, ClassBalanced, Order, Repeat, Sequential, S
                        Weighted)
 from .sources import (ArraySource, ConcatSource, Field, MixSource, Source, ZipSource, concat, mix,
                       zip_sources)
+from .sources.inventory import InventorySource, SampleError, SampleWarning
 
 __version__ = "0.1.0"
 
@@ -29,11 +30,14 @@ __all__ = [
     "ClassBalanced",
     "ConcatSource",
     "Field",
+    "InventorySource",
     "Loader",
     "LoaderStats",
     "MixSource",
     "Order",
     "Repeat",
+    "SampleError",
+    "SampleWarning",
     "Sequential",
     "Shuffle",
     "Source",
@@ -43,6 +47,8 @@ __all__ = [
     "__version__",
     "batching",
     "concat",
+    "decoders",
+    "encoders",
     "mix",
     "sampling",
     "zip_sources",

@@ -10,6 +10,8 @@ Example:
 from .array import ArraySource
 from .base import Field, Source, contiguous_runs, gather_runs
 from .compose import ConcatSource, MixSource, ZipSource, concat, mix, zip_sources
+from .inventory import InventorySource, SampleError, SampleWarning, Split
 
-__all__ = ["ArraySource", "ConcatSource", "Field", "MixSource", "Source", "ZipSource", "concat",
-           "contiguous_runs", "gather_runs", "mix", "zip_sources"]
+__all__ = ["ArraySource", "ConcatSource", "Field", "InventorySource", "MixSource", "SampleError",
+           "SampleWarning", "Source", "Split", "ZipSource", "concat", "contiguous_runs",
+           "gather_runs", "mix", "zip_sources"]
