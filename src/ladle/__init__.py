@@ -9,7 +9,7 @@ Example:
     [4, 4]
 """
 
-from . import batching, decoders, encoders, sampling
+from . import batching, decoders, encoders, sampling, transforms
 from .batch import Batch
 from .loader import Loader, LoaderStats
 from .parallel import BatchError, BatchTimeout
@@ -51,5 +51,6 @@ __all__ = [
     "encoders",
     "mix",
     "sampling",
+    "transforms",
     "zip_sources",
 ]
