@@ -9,7 +9,7 @@ Example:
     [4, 4]
 """
 
-from . import batching, decoders, encoders, sampling, transforms
+from . import batching, datasets, decoders, encoders, sampling, transforms
 from .batch import Batch
 from .loader import Loader, LoaderStats
 from .parallel import BatchError, BatchTimeout
@@ -17,7 +17,9 @@ from .sampling import (BlockShuffle, ClassBalanced, Order, Repeat, Sequential, S
                        Weighted)
 from .sources import (ArraySource, ConcatSource, Field, MixSource, Source, ZipSource, concat, mix,
                       zip_sources)
+from .sources.hdf5 import HDF5Source
 from .sources.inventory import InventorySource, SampleError, SampleWarning
+from .store import StoreWriter, write_store
 
 __version__ = "0.1.0"
 
@@ -30,6 +32,7 @@ __all__ = [
     "ClassBalanced",
     "ConcatSource",
     "Field",
+    "HDF5Source",
     "InventorySource",
     "Loader",
     "LoaderStats",
@@ -41,16 +44,19 @@ __all__ = [
     "Sequential",
     "Shuffle",
     "Source",
+    "StoreWriter",
     "Subset",
     "Weighted",
     "ZipSource",
     "__version__",
     "batching",
     "concat",
+    "datasets",
     "decoders",
     "encoders",
     "mix",
     "sampling",
     "transforms",
+    "write_store",
     "zip_sources",
 ]
