@@ -251,3 +251,135 @@ def test_read_usps(tmp_path):
     assert x.shape == (2, 1, 16, 16) and y.tolist() == [0, 9]
     assert int(x[0].max()) == 0 and int(x[1].min()) == 255
     assert int(out["test"][0][0, 0, 0, 0]) == 128 and out["test"][1].tolist() == [4]
+
+
+# ------------------------------------------------------------------ conversion to stores
+
+from dataclasses import replace  # noqa: E402
+
+from ladle.datasets import DATASETS, RemoteFile  # noqa: E402
+from ladle.datasets.api import digits, load, prepare  # noqa: E402
+
+
+@pytest.fixture
+def mnist_server(server, monkeypatch, tmp_path):
+    """Small MNIST-format files on the local server, and a registry entry with their checksums."""
+    rng = np.random.default_rng(0)
+    files = []
+    for prefix, n in (("train", 10), ("t10k", 4)):
+        x = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        y = (np.arange(n) % 10).astype(np.uint8)
+        for kind, arr in (("images-idx3", x), ("labels-idx1", y)):
+            name = f"{prefix}-{kind}-ubyte.gz"
+            server.files[name] = idx_bytes(arr)
+            files.append(RemoteFile(name, sha256=sha(server.files[name])))
+    spec = replace(DATASETS["mnist"], files=tuple(files))
+    monkeypatch.setitem(DATASETS, "mnist", spec)
+    return server
+
+
+def test_load_downloads_converts_and_caches(mnist_server, tmp_path):
+    ds = load("mnist", n_val=3, root=tmp_path / "mnist", base_url=mnist_server.url, progress=False)
+    assert (len(ds.train), len(ds.val), len(ds.test)) == (7, 3, 4)
+    assert ds.class_names == [str(i) for i in range(10)]
+    batch = next(iter(ds.loader("val", batch_size=3)))
+    assert batch["image"].shape == (3, 1, 28, 28) and batch["image"].dtype == np.float32
+    assert 0.0 <= batch["image"].min() and batch["image"].max() <= 1.0
+    assert batch["label"].tolist() == [7, 8, 9]  # the last n_val training samples
+    requests = len(mnist_server.log)
+    again = load("mnist", root=tmp_path / "mnist", base_url=mnist_server.url, progress=False)
+    assert len(mnist_server.log) == requests and len(again.train) == 10  # nothing downloaded
+
+
+def test_store_is_readable_by_plain_pytables_with_class_names(mnist_server, tmp_path):
+    import tables
+
+    path = prepare("mnist", root=tmp_path, layout="NHWC", base_url=mnist_server.url,
+                   progress=False)
+    with tables.open_file(path) as h5:
+        assert h5.root.train.coldtypes["image"] == np.dtype((np.uint8, (28, 28, 1)))
+        assert len(h5.root.test) == 4
+        assert list(h5.root.train.attrs["class_names"][:2]) == [b"0", b"1"]
+
+
+def test_scale_range_and_raw_uint8(mnist_server, tmp_path):
+    scaled = load("mnist", root=tmp_path, base_url=mnist_server.url, scale=(-1, 1), progress=False)
+    raw = load("mnist", root=tmp_path, base_url=mnist_server.url, scale=None, progress=False)
+    idx = np.array([0, 5])
+    r = raw.train.read(idx)["image"]
+    s = scaled.train.read(idx)["image"]
+    assert r.dtype == np.uint8
+    np.testing.assert_allclose(s, r / 127.5 - 1, atol=1e-6)
+
+
+def test_a_bad_checksum_on_a_dataset_file_is_an_error(mnist_server, monkeypatch, tmp_path):
+    spec = DATASETS["mnist"]
+    bad = (replace(spec.files[0], sha256="0" * 64),) + spec.files[1:]
+    monkeypatch.setitem(DATASETS, "mnist", replace(spec, files=bad))
+    with pytest.raises(ChecksumError, match="train-images-idx3-ubyte.gz"):
+        prepare("mnist", root=tmp_path, base_url=mnist_server.url, progress=False)
+    assert not list(tmp_path.glob("*.h5"))
+
+
+def test_dataset_argument_errors(tmp_path):
+    with pytest.raises(ValueError, match="name='imagenet' is not one of"):
+        prepare("imagenet", root=tmp_path)
+    with pytest.raises(TypeError, match="mnist has no option \\['labels'\\]"):
+        prepare("mnist", root=tmp_path, labels="coarse")
+    with pytest.raises(ValueError, match="layout='NCWH' is not one of"):
+        prepare("mnist", root=tmp_path, layout="ncwh")
+
+
+def test_digits_offline(tmp_path):
+    ds = digits(n_val=100, root=tmp_path)
+    assert (len(ds.train), len(ds.val), len(ds.test)) == (1400, 100, 297)
+    x = ds.test.read(np.arange(5))["image"]
+    assert x.shape == (5, 1, 8, 8) and x.dtype == np.float32 and x.max() <= 1.0
+    with pytest.raises(ValueError, match="n_val=1500 leaves no training samples"):
+        digits(n_val=1500, root=tmp_path)
+
+
+def test_cifar100_store_keeps_both_label_sets(server, monkeypatch, tmp_path):
+    archive = tmp_path / "c100.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        add_bytes(tar, "cifar-100-python/meta", pickle.dumps({
+            b"fine_label_names": [f"f{i}".encode() for i in range(100)],
+            b"coarse_label_names": [f"k{i}".encode() for i in range(20)]}))
+        for split in ("train", "test"):
+            add_bytes(tar, f"cifar-100-python/{split}", pickle.dumps({
+                b"data": np.zeros((3, 3072), np.uint8), b"fine_labels": [55, 99, 1],
+                b"coarse_labels": [4, 19, 0]}))
+    server.files["cifar-100-python.tar.gz"] = archive.read_bytes()
+    spec = DATASETS["cifar100"]
+    monkeypatch.setitem(DATASETS, "cifar100", replace(spec, files=(
+        RemoteFile("cifar-100-python.tar.gz", sha256=sha(archive.read_bytes())),)))
+    fine = load("cifar100", root=tmp_path / "a", base_url=server.url, progress=False)
+    batch = fine.train.read(np.array([1]))
+    assert batch["label"].tolist() == [99] and batch["label_coarse"].tolist() == [19]
+    assert fine.class_names[99] == "f99" and fine.attrs["class_names_coarse"][19] == "k19"
+    coarse = load("cifar100", root=tmp_path / "b", base_url=server.url, labels="coarse",
+                  progress=False)
+    assert coarse.test.read(np.array([1]))["label"].tolist() == [19]
+    assert coarse.class_names[19] == "k19" and coarse.attrs["class_names_fine"][99] == "f99"
+
+
+def test_digits_nhwc(tmp_path):
+    ds = digits(root=tmp_path, layout="NHWC")
+    assert ds.train.fields["image"].shape == (8, 8, 1) and ds.attrs["layout"] == "NHWC"
+
+
+def test_cli_build_dataset(mnist_server, monkeypatch, tmp_path, capsys):
+    import tables
+
+    from ladle.cli import main
+
+    monkeypatch.setenv("LADLE_HOME", str(tmp_path / "home"))
+    out = tmp_path / "mnist.h5"
+    assert main(["build", "--dataset", "mnist", "-o", str(out), "--mirror", mnist_server.url]) == 0
+    assert "wrote dataset mnist" in capsys.readouterr().out
+    with tables.open_file(out) as h5:
+        assert len(h5.root.train) == 10 and len(h5.root.test) == 4
+    assert main(["build", "--dataset", "imagenet", "-o", str(tmp_path / "x.h5")]) == 2
+    assert "name='imagenet' is not one of" in capsys.readouterr().err
+    assert main(["build", "-o", str(tmp_path / "y.h5")]) == 2
+    assert "or --dataset NAME" in capsys.readouterr().err

@@ -42,7 +42,7 @@ class RemoteFile:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A dataset: mirrors, files, a reader ``(paths, options) -> (splits, class names)``.
+    """A dataset: mirrors, files, a reader ``(paths, options) -> ({split: columns}, attributes)``.
 
     Example:
         >>> DATASETS["mnist"].files[0].name
@@ -52,31 +52,55 @@ class DatasetSpec:
     name: str
     mirrors: tuple[str, ...]
     files: tuple[RemoteFile, ...]
-    reader: Callable[[dict[str, Path], dict], tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[str]]]
+    reader: Callable[[dict[str, Path], dict], tuple[dict[str, dict[str, np.ndarray]], dict]]
     class_names: tuple[str, ...] = ()
     options: dict = field(default_factory=dict)
 
 
+Columns = dict[str, np.ndarray]
+
+
+def _columns(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Columns]:
+    return {split: {"image": x, "label": y} for split, (x, y) in splits.items()}
+
+
 def _mnist_like(classes):
-    return lambda paths, opts: (formats.read_mnist(paths), list(classes))
+    return lambda paths, opts: (_columns(formats.read_mnist(paths)), {"class_names": list(classes)})
 
 
-def _cifar(paths, opts):
+def _cifar10(paths, opts):
     (archive,) = paths.values()
-    return formats.read_cifar(archive, coarse=opts.get("labels", "fine") == "coarse")
+    splits, classes = formats.read_cifar(archive)
+    return _columns(splits), {"class_names": classes}
+
+
+def _cifar100(paths, opts):
+    """Both label sets are stored; ``labels="coarse"`` makes the coarse one the ``label`` column."""
+    (archive,) = paths.values()
+    fine, fine_names = formats.read_cifar(archive)
+    coarse, coarse_names = formats.read_cifar(archive, coarse=True)
+    use_coarse = opts.get("labels", "fine") == "coarse"
+    main, other = ("coarse", "fine") if use_coarse else ("fine", "coarse")
+    labels = {"fine": fine, "coarse": coarse}
+    names = {"fine": fine_names, "coarse": coarse_names}
+    splits = {split: {"image": x, "label": labels[main][split][1],
+                      f"label_{other}": labels[other][split][1]}
+              for split, (x, _) in fine.items()}
+    return splits, {"class_names": names[main], f"class_names_{other}": names[other]}
 
 
 def _svhn(paths, opts):
-    return formats.read_svhn(paths), list(DIGITS)
+    return _columns(formats.read_svhn(paths)), {"class_names": list(DIGITS)}
 
 
 def _stl10(paths, opts):
     (archive,) = paths.values()
-    return formats.read_stl10(archive, unlabeled=opts.get("unlabeled", False))
+    splits, classes = formats.read_stl10(archive, unlabeled=opts.get("unlabeled", False))
+    return _columns(splits), {"class_names": classes}
 
 
 def _usps(paths, opts):
-    return formats.read_usps(paths), list(DIGITS)
+    return _columns(formats.read_usps(paths)), {"class_names": list(DIGITS)}
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -97,10 +121,10 @@ DATASETS: dict[str, DatasetSpec] = {
         _mnist_like(FASHION), tuple(FASHION)),
     "cifar10": DatasetSpec(
         "cifar10", ("https://www.cs.toronto.edu/~kriz/",),
-        (RemoteFile("cifar-10-python.tar.gz", md5="c58f30108f718f92721af3b95e74349a"),), _cifar),
+        (RemoteFile("cifar-10-python.tar.gz", md5="c58f30108f718f92721af3b95e74349a"),), _cifar10),
     "cifar100": DatasetSpec(
         "cifar100", ("https://www.cs.toronto.edu/~kriz/",),
-        (RemoteFile("cifar-100-python.tar.gz", md5="eb9058c3a382ffc7106e4002c42a8d85"),), _cifar,
+        (RemoteFile("cifar-100-python.tar.gz", md5="eb9058c3a382ffc7106e4002c42a8d85"),), _cifar100,
         options={"labels": "fine"}),
     "svhn": DatasetSpec(
         "svhn", ("http://ufldl.stanford.edu/housenumbers/",),
