@@ -213,3 +213,14 @@ def test_function_order_is_range_checked():
 def test_class_balanced_order_checks_labels():
     with pytest.raises(ValueError, match="labels has 3 entries but the source has 4 rows"):
         ClassBalanced([0, 1, 1])(4, 0, 0)
+
+
+@given(n=st.integers(1, 300), seed=seeds, block=st.integers(2, 40))
+def test_block_shuffle_keeps_the_short_block_last_so_blocks_stay_aligned(n, seed, block):
+    order = sampling.block_shuffle(n, block, seed, 0, window=1)
+    full = n // block
+    # every aligned run of `block` positions before the tail is exactly one whole storage block
+    head = order[: full * block].reshape(full, block) if full else np.empty((0, block), int)
+    assert all(len(set((row // block).tolist())) == 1 and sorted(row.tolist()) ==
+               list(range(row.min(), row.min() + block)) for row in head)
+    assert sorted(order[full * block:].tolist()) == list(range(full * block, n))

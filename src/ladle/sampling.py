@@ -88,7 +88,9 @@ def block_shuffle(n: int, block: int, seed: int, epoch: int = 0, window: int = 1
 
     Reading whole blocks keeps storage reads contiguous (use the HDF5 chunk length as ``block``);
     ``window`` consecutive blocks (in shuffled order) are mixed together, so a larger window gives a
-    more thorough shuffle at the cost of locality. The result is always a permutation of ``range(n)``.
+    more thorough shuffle at the cost of locality. A short last block (when ``block`` does not divide
+    ``n``) stays last so later blocks stay aligned with storage chunks. The result is always a
+    permutation of ``range(n)``.
 
     Example:
         >>> order = block_shuffle(10, block=4, seed=0)
@@ -100,7 +102,10 @@ def block_shuffle(n: int, block: int, seed: int, epoch: int = 0, window: int = 1
     window = check_int("window", window, 1)
     g = _order_rng(seed, epoch)
     n_blocks = -(-n // block)
-    starts = g.permutation(n_blocks).astype(np.int64) * block
+    full = n // block
+    # Full blocks are shuffled; a short last block stays last, so that batches of a multiple of
+    # `block` rows stay aligned with storage chunks after it.
+    starts = np.concatenate((g.permutation(full), np.arange(full, n_blocks))).astype(np.int64) * block
     lengths = np.minimum(starts + block, n) - starts
     # Expand shuffled blocks into row ids, vectorised.
     offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
