@@ -14,7 +14,7 @@ import configparser
 import os
 from pathlib import Path
 
-__all__ = ["CONFIG_FILE", "data_dir", "dataset_dir"]
+__all__ = ["CONFIG_FILE", "config_data_dir", "data_dir", "dataset_dir"]
 
 #: The optional configuration file (``[paths] data_dir = ...``).
 CONFIG_FILE = Path("~/.ladle.cfg")
@@ -33,18 +33,31 @@ def data_dir() -> Path:
     env = os.environ.get("LADLE_HOME")
     if env:
         return Path(env).expanduser()
-    cfg_path = CONFIG_FILE.expanduser()
-    if cfg_path.is_file():
-        parser = configparser.ConfigParser()
-        try:
-            parser.read(cfg_path)
-        except configparser.Error as exc:
-            raise ValueError(f"{cfg_path} is not a valid config file ({exc}); expected "
-                             "'[paths]' and 'data_dir = /some/dir'") from None
-        value = parser.get("paths", "data_dir", fallback=None)
-        if value:
-            return Path(value).expanduser()
+    value = config_data_dir(CONFIG_FILE)
+    if value:
+        return Path(value).expanduser()
     return Path("~/.ladle").expanduser()
+
+
+def config_data_dir(path: str | os.PathLike) -> str | None:
+    """The ``data_dir`` key of the ``[paths]`` section of a config file, or None.
+
+    None when the file or the key is missing; a file that does not parse is an error.
+
+    Example:
+        >>> config_data_dir("/no/such/file.cfg") is None
+        True
+    """
+    cfg_path = Path(path).expanduser()
+    if not cfg_path.is_file():
+        return None
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(cfg_path)
+    except configparser.Error as exc:
+        raise ValueError(f"{cfg_path} is not a valid config file ({exc}); expected a '[paths]' "
+                         "section with 'data_dir = /some/dir'") from None
+    return parser.get("paths", "data_dir", fallback=None) or None
 
 
 def dataset_dir(name: str) -> Path:

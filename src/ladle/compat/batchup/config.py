@@ -14,10 +14,10 @@ Example:
 
 from __future__ import annotations
 
-import configparser
 import os
 
 from ..._checks import check_int
+from ...datasets.config import config_data_dir
 
 __all__ = ["CONFIG_PATH", "DEFAULT_DATA_DIR", "ENV_NAME", "compute_sha256", "download",
            "download_and_verify", "download_data", "get_data_dir", "get_data_path", "verify_file"]
@@ -37,17 +37,9 @@ def get_data_dir() -> str:
         >>> isinstance(get_data_dir(), str)
         True
     """
-    cfg_path = os.path.expanduser(CONFIG_PATH)
-    if os.path.isfile(cfg_path):
-        parser = configparser.ConfigParser()
-        try:
-            parser.read(cfg_path)
-        except configparser.Error as exc:
-            raise ValueError(f"{cfg_path} is not a valid config file ({exc}); expected a "
-                             "'[paths]' section with 'data_dir=/some/path'") from None
-        value = parser.get("paths", "data_dir", fallback=None)
-        if value:
-            return os.path.expanduser(value)
+    value = config_data_dir(CONFIG_PATH)
+    if value:
+        return os.path.expanduser(value)
     env = os.environ.get(ENV_NAME)
     if env:
         return os.path.expanduser(env)
