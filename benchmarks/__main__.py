@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SCENARIOS = ["s1_s4_memory", "s2_hdf5", "s3_inventory", "s5_adapters", "s6_transforms"]
+SCENARIOS = ["s1_s4_memory", "s2_hdf5", "s3_files", "s3_inventory", "s5_adapters", "s6_transforms", "memory_rss"]
 
 
 def main(argv: list[str]) -> int:

@@ -343,3 +343,68 @@ def test_torch_distributed_shard_is_detected(monkeypatch, xy):
 def test_loader_pickles_its_work_unit(xy):
     maker = pickle.loads(pickle.dumps(Loader({"x": xy[0]}, 10, transform=noisy)._maker))
     assert maker(np.array([1, 2]), 0, 0)["x"].shape == (2, 2)
+
+
+def test_random_access_counts_skipped_samples():
+    class Flaky(ArraySource):
+        def read(self, indices):
+            data = ladle.Batch(super().read(indices), indices)
+            data.skipped = indices[indices % 10 == 3]
+            return data
+
+    loader = Loader(Flaky(x=np.arange(100)), 10, max_error_ratio=0.5)
+    for i in range(len(loader)):
+        loader[i]
+    assert loader.stats.skipped == 10 and loader.stats.batches == 10
+    strict = Loader(Flaky(x=np.arange(100)), 10, max_error_ratio=0.05)
+    with pytest.raises(RuntimeError, match="could not be read"):
+        for i in range(len(strict)):
+            strict[i]
+
+
+def test_random_access_from_threads_while_epochs_advance(xy):
+    from concurrent.futures import ThreadPoolExecutor
+
+    loader = Loader({"x": xy[0]}, 10, shuffle=True, seed=3)
+    expected = {}
+    for epoch in range(12):
+        loader.set_epoch(epoch)
+        expected[epoch] = [loader[i].indices.tolist() for i in range(len(loader))]
+    loader.set_epoch(0)
+    errors = []
+
+    def fetch(i):
+        try:
+            b = loader[i % 10]
+            assert b.indices.tolist() == expected[b.epoch][b.number]
+        except Exception as exc:  # noqa: BLE001 - collected and re-raised below
+            errors.append(exc)
+
+    with ThreadPoolExecutor(8) as pool:
+        for epoch in range(1, 12):
+            list(pool.map(fetch, range(40)))
+            loader._cache.clear() if epoch % 4 == 0 else None
+            loader.set_epoch(epoch)
+    assert not errors
+
+
+def test_loader_pickles_as_configuration_and_position(xy):
+    loader = Loader({"x": xy[0]}, 10, shuffle=True, seed=4, workers=2, transform=noisy)
+    it = iter(loader)
+    next(it)
+    copy = pickle.loads(pickle.dumps(loader))
+    np.testing.assert_array_equal(next(iter(copy))["x"], next(it)["x"])
+    loader.close()
+    copy.close()
+
+
+def test_carry_draws_a_function_order_once_per_epoch():
+    calls = []
+
+    def order(epoch):
+        calls.append(epoch)
+        return np.arange(5)
+
+    loader = Loader({"x": np.arange(5)}, 3, order=order, last_batch="carry", epochs=6)
+    assert sum(b.size for b in loader) == 30
+    assert sorted(calls) == list(range(6))  # epoch 0 was not drawn again for the epoch length

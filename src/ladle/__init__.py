@@ -20,6 +20,7 @@ from .sources import (ArraySource, ConcatSource, Field, MixSource, Source, ZipSo
 from .sources.hdf5 import HDF5Source
 from .sources.inventory import InventorySource, SampleError, SampleWarning
 from .store import StoreWriter, write_store
+from .workers import ProcessExecutor, WorkerDied
 
 __version__ = "0.1.0"
 
@@ -38,6 +39,7 @@ __all__ = [
     "LoaderStats",
     "MixSource",
     "Order",
+    "ProcessExecutor",
     "Repeat",
     "SampleError",
     "SampleWarning",
@@ -47,6 +49,7 @@ __all__ = [
     "StoreWriter",
     "Subset",
     "Weighted",
+    "WorkerDied",
     "ZipSource",
     "__version__",
     "batching",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -24,7 +25,8 @@ import numpy as np
 from . import batching
 from ._checks import check_choice, check_int, check_seed
 from .batch import Batch
-from .parallel import BACKENDS, BatchError, make_executor, ordered_map
+from .parallel import BACKENDS, BatchMaker, Prefetcher
+from .reduce import concat_results, mean_results
 from .sampling import Order, as_order, shard as shard_indices
 from .sources.array import ArraySource
 from .sources.base import Source
@@ -57,38 +59,6 @@ class LoaderStats:
     skipped_ids: list = field(default_factory=list)
 
 
-class BatchMaker:
-    """Reads and transforms one batch: the picklable unit of work that workers run.
-
-    Example:
-        >>> maker = BatchMaker(ArraySource(x=np.arange(5)), None, seed=0)
-        >>> maker(np.array([3, 1]), 0, 0)["x"].tolist()
-        [3, 1]
-    """
-
-    def __init__(self, source: Source, transform: Callable[[Batch], Any] | None, seed: int):
-        self.source = source
-        self.transform = transform
-        self.seed = seed
-
-    def __call__(self, indices: np.ndarray, epoch: int, number: int) -> Batch:
-        data = self.source.read(indices)
-        batch = Batch(data, indices, epoch=epoch, number=number, seed=self.seed,
-                      skipped=getattr(data, "skipped", None))
-        if self.transform is None:
-            return batch
-        out = self.transform(batch)
-        if out is None:
-            return batch
-        if not isinstance(out, Batch):
-            if not isinstance(out, Mapping):
-                raise TypeError(f"transform {self.transform!r} returned a {type(out).__name__}; it "
-                                "must return the batch (or a dict of fields), or None to keep it")
-            out = Batch(out, batch.indices, epoch=epoch, number=number, seed=self.seed,
-                        skipped=batch.skipped)
-        return out
-
-
 def _as_source(source: Any) -> Source:
     if isinstance(source, Source):
         return source
@@ -96,6 +66,10 @@ def _as_source(source: Any) -> Source:
         return ArraySource(source)
     raise TypeError(f"source={type(source).__name__} is not a Source; give a ladle Source, an "
                     "array, a dict of arrays or a list of arrays")
+
+
+def _describe(tag: tuple[int, int, np.ndarray]) -> tuple[int, int, np.ndarray]:
+    return tag
 
 
 def _detect_shard() -> tuple[int, int] | None:
@@ -123,11 +97,15 @@ class Loader:
         epochs: epochs per ``iter(loader)``; None for an endless stream.
         output: None for :class:`~ladle.Batch` objects, or field names for tuples.
         return_indices: prepend the source row ids to tuple output.
-        workers: 0 reads in the caller's thread; N >= 1 uses N workers of ``backend``.
-        backend: ``"thread"`` or ``"process"``.
+        workers: 0 reads in the caller's thread; N >= 1 uses N workers of ``backend``, started on
+            first use and kept across epochs until :meth:`close` (or the ``with`` block's end, or
+            garbage collection).
+        backend: ``"thread"`` (NumPy and HDF5 release the GIL) or ``"process"``: worker processes
+            (forked where the platform allows, sharing the source without a copy) that return
+            batches through shared memory (see :mod:`ladle.workers`).
         executor: any ``concurrent.futures.Executor`` (e.g. Dask's ``client.get_executor()``);
             overrides ``workers``/``backend`` and is not shut down by the loader.
-        prefetch: batches in flight (default ``2 * workers``).
+        prefetch: batches in flight (default ``2 * workers``); bounds the memory in use.
         shard: ``(rank, world_size)``: this rank's share of every epoch; None detects an initialised
             ``torch.distributed``.
         even: ``"pad"`` or ``"drop"``: how shards are made equal.
@@ -191,8 +169,8 @@ class Loader:
         self.shard = shard
         self.even = check_choice("even", even, ("pad", "drop"))
 
-        self._external_executor = executor
-        self._executor: cf.Executor | None = None
+        self._runner = Prefetcher(self.workers, self.backend, executor, self.prefetch, self.timeout,
+                                  shared=(self.source, self.transform))
         self._maker = BatchMaker(self.source, self.transform, self.seed)
         self._cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._epoch = 0
@@ -200,7 +178,9 @@ class Loader:
         self._run_end: int | None = None
         self._generation = 0
         self.stats = LoaderStats()
-        self._epoch_skipped = 0
+        self._skipped_in: dict[int, int] = {}  # skipped samples per epoch
+        self._stats_lock = threading.Lock()  # loader[i] may run in several threads (Keras)
+        self._carry_len: int | None = None
         # Fail now, not at the first batch, on an impossible policy or out-of-range order.
         batching.check_policy(self._plan(0)[0].size, self.batch_size, self.last_batch,
                               self.n_extend)
@@ -232,7 +212,7 @@ class Loader:
                                                       self.n_extend)
             if len(self._cache) >= 3:
                 for old in sorted(self._cache)[:-2]:
-                    del self._cache[old]
+                    self._cache.pop(old, None)  # another thread may have evicted it already
             plan = self._cache[epoch] = (idx, starts, stops)
         return plan
 
@@ -252,8 +232,13 @@ class Loader:
         return stop - first
 
     def _carry_length(self) -> int:
-        """Under "carry" every epoch must have the length of epoch 0 (checked when read)."""
-        return self._epoch_length(0)
+        """Under "carry" every epoch must have the length of epoch 0 (checked when read).
+
+        Computed once: an order known only by drawing it is not drawn again for epoch 0.
+        """
+        if self._carry_len is None:
+            self._carry_len = self._epoch_length(0)
+        return self._carry_len
 
     def _batch_indices(self, epoch: int, number: int) -> np.ndarray:
         if self.last_batch != "carry":
@@ -308,12 +293,14 @@ class Loader:
             >>> Loader({"x": np.arange(5)}, batch_size=2)[-1]["x"].tolist()
             [4]
         """
-        nb = len(self)
+        epoch = self._epoch  # read once: set_epoch may run in another thread
+        nb = self._num_batches(epoch)
         i = check_int("i", i)
         if not -nb <= i < nb:
-            raise IndexError(f"batch {i} is out of range: epoch {self._epoch} has {nb} batches")
+            raise IndexError(f"batch {i} is out of range: epoch {epoch} has {nb} batches")
         i %= nb
-        batch = self._maker(self._batch_indices(self._epoch, i), self._epoch, i)
+        batch = self._maker(self._batch_indices(epoch, i), epoch, i)
+        self._account(batch)
         return self._output(batch)
 
     def state_dict(self) -> dict[str, Any]:
@@ -376,19 +363,8 @@ class Loader:
             yield (idx, epoch, number), (number, epoch, idx)
 
     def _batches(self, epoch: int, start: int, stop: int) -> Iterator[Batch]:
-        """Batches ``start..stop-1`` of ``epoch``, made serially or on the executor."""
-        executor = self._get_executor()
-        if executor is None:
-            maker = self._maker
-            for number in range(start, stop):
-                idx = self._batch_indices(epoch, number)
-                try:
-                    yield maker(idx, epoch, number)
-                except Exception as exc:
-                    raise BatchError(number, epoch, idx, exc) from exc
-            return
-        yield from ordered_map(executor, self._maker, self._tasks(epoch, start, stop),
-                               self.prefetch, self.timeout, describe=lambda tag: tag)
+        """Batches ``start..stop-1`` of ``epoch``, made serially or on the workers, in order."""
+        return self._runner.map(self._maker, self._tasks(epoch, start, stop), _describe)
 
     def _iterate(self, generation: int) -> Iterator[Any]:
         while self._run_end is None or self._epoch < self._run_end:
@@ -399,7 +375,6 @@ class Loader:
                 continue
             epoch = self._epoch
             if self._position == 0:
-                self._epoch_skipped = 0
                 if self.last_batch == "drop":
                     self.stats.dropped += self._epoch_length(epoch) - nb * self.batch_size
             for batch in self._batches(epoch, self._position, nb):
@@ -412,22 +387,28 @@ class Loader:
         self._run_end = None
 
     def _account(self, batch: Batch) -> None:
-        stats = self.stats
-        stats.batches += 1
-        stats.samples += batch.size
+        """Count a delivered batch; raise once an epoch's skipped samples pass the limit."""
         n_skipped = len(batch.skipped)
-        if n_skipped:
+        with self._stats_lock:
+            stats = self.stats
+            stats.batches += 1
+            stats.samples += batch.size
+            if not n_skipped:
+                return
             stats.skipped += n_skipped
-            self._epoch_skipped += n_skipped
+            in_epoch = self._skipped_in[batch.epoch] = self._skipped_in.get(batch.epoch, 0) + n_skipped
+            for old in [e for e in self._skipped_in if e < batch.epoch - 1]:
+                del self._skipped_in[old]
             room = 1000 - len(stats.skipped_ids)
             if room > 0:
                 stats.skipped_ids.extend(np.asarray(batch.skipped)[:room].tolist())
-            limit = self.max_error_ratio * self._epoch_length(batch.epoch)
-            if self._epoch_skipped > limit:
-                raise RuntimeError(
-                    f"{self._epoch_skipped} samples of epoch {batch.epoch} could not be read "
-                    f"(more than max_error_ratio={self.max_error_ratio} of the epoch); first "
-                    f"skipped rows: {stats.skipped_ids[:10]}; fix the data or raise max_error_ratio")
+            first = stats.skipped_ids[:10]
+        limit = self.max_error_ratio * self._epoch_length(batch.epoch)
+        if in_epoch > limit:
+            raise RuntimeError(
+                f"{in_epoch} samples of epoch {batch.epoch} could not be read (more than "
+                f"max_error_ratio={self.max_error_ratio} of the epoch); first skipped rows: "
+                f"{first}; fix the data or raise max_error_ratio")
 
     def _output(self, batch: Batch) -> Any:
         if self.output is None and not self.return_indices:
@@ -435,21 +416,29 @@ class Loader:
         out = batch.as_tuple(*(self.output or ()))
         return (batch.indices, *out) if self.return_indices else out
 
-    # ------------------------------------------------------------------ executors
-    def _get_executor(self) -> cf.Executor | None:
-        if self._external_executor is not None:
-            return self._external_executor
-        if self.workers == 0:
-            return None
-        if self._executor is None:
-            self._executor = make_executor(self.workers, self.backend)
-        return self._executor
+    # ------------------------------------------------------------------ workers
+    @property
+    def executor(self) -> cf.Executor | None:
+        """The executor that runs the batches (started on first use), or None when serial.
+
+        Example:
+            >>> Loader({"x": np.arange(4)}, 2).executor is None
+            True
+        """
+        return self._runner.executor
 
     def close(self) -> None:
-        """Stop the loader's own workers (an ``executor=`` given by the caller is left running)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        """Stop the loader's own workers and release their shared memory, then close the source.
+
+        An ``executor=`` given by the caller is left running. The loader stays usable: workers
+        start again on the next iteration.
+
+        Example:
+            >>> with Loader({"x": np.arange(4)}, 2, workers=1) as loader:
+            ...     [b["x"].tolist() for b in loader]
+            [[0, 1], [2, 3]]
+        """
+        self._runner.close()
         self.source.close()
 
     def __enter__(self) -> "Loader":
@@ -458,14 +447,29 @@ class Loader:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def __getstate__(self) -> dict:
+        """A loader pickles as its configuration and position, without workers or locks."""
+        state = self.__dict__.copy()
+        state.pop("_stats_lock")
+        state["_runner"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._stats_lock = threading.Lock()
+        self._runner = Prefetcher(self.workers, self.backend, None, self.prefetch, self.timeout,
+                                  shared=(self.source, self.transform))
+
     def __del__(self) -> None:
-        ex = getattr(self, "_executor", None)
-        if ex is not None:
-            ex.shutdown(wait=False, cancel_futures=True)
+        runner = getattr(self, "_runner", None)
+        if runner is not None:
+            runner.close(wait=False)
 
     # ------------------------------------------------------------------ map over an epoch
-    def _epoch_results(self, fn: Callable[..., Any], progress: bool) -> Iterator[tuple[Any, int]]:
-        """``(fn(batch), batch size)`` over the current epoch, leaving the loader's state alone."""
+    def _epoch_results(self, fn: Callable[..., Any],
+                       progress: bool) -> Iterator[tuple[tuple, int, bool]]:
+        """``(fn(batch) as a tuple, batch size, whether fn returned a single value)`` over the
+        current epoch, leaving the loader's state alone."""
         epoch = self._epoch
         nb = self._num_batches(epoch)
         batches = self._batches(epoch, 0, nb)
@@ -475,7 +479,9 @@ class Loader:
             batches = tqdm(batches, total=nb, unit="batch", desc="ladle")
         for batch in batches:
             out = self._output(batch)
-            yield (fn(*out) if isinstance(out, tuple) else fn(out)), batch.size
+            res = fn(*out) if isinstance(out, tuple) else fn(out)
+            single = not isinstance(res, tuple)
+            yield ((res,) if single else res), batch.size, single
 
     def map_concat(self, fn: Callable[..., Any], progress: bool = False) -> tuple[np.ndarray, ...]:
         """Apply ``fn`` to every batch of the current epoch and concatenate the results.
@@ -487,12 +493,7 @@ class Loader:
             >>> Loader({"x": np.arange(5)}, batch_size=2).map_concat(lambda b: b["x"] * 2)
             (array([0, 2, 4, 6, 8]),)
         """
-        chunks: list[tuple] = []
-        for res, _ in self._epoch_results(fn, progress):
-            chunks.append(res if isinstance(res, tuple) else (res,))
-        if not chunks or not chunks[0]:
-            return ()
-        return tuple(np.concatenate([np.asarray(c[i]) for c in chunks]) for i in range(len(chunks[0])))
+        return concat_results(res for res, _, _ in self._epoch_results(fn, progress))
 
     def map_mean(self, fn: Callable[..., Any], sum_axis: int | None = None,
                  progress: bool = False) -> Any:
@@ -508,20 +509,10 @@ class Loader:
             >>> float(loader.map_mean(lambda b: b["x"].sum()))
             1.5
         """
-        totals: list[Any] | None = None
-        count = 0
-        single = False
-        for res, size in self._epoch_results(fn, progress):
-            if not isinstance(res, tuple):
-                res, single = (res,), True
-            if sum_axis is not None:
-                res = tuple(np.sum(r, axis=sum_axis) for r in res)
-            totals = list(res) if totals is None else [t + r for t, r in zip(totals, res)]
-            count += size
-        if totals is None:
-            return ()
-        means = tuple(np.asarray(t, dtype=np.float64) / count for t in totals)
-        return means[0] if single else means
+        results = list(self._epoch_results(fn, progress))
+        means = mean_results(((res, size) for res, size, _ in results), sum_axis)
+        single = bool(results) and results[0][2]
+        return means[0] if single and means else means
 
     def __repr__(self) -> str:
         return (f"Loader({self.source!r}, batch_size={self.batch_size}, order={self.order!r}, "

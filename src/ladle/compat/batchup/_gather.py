@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from ..._checks import check_int
+from ...reduce import concat_results, mean_results
 
 __all__ = ["batch_map_concat", "batch_map_mean"]
 
@@ -67,14 +68,8 @@ def batch_map_concat(func: Callable, batch_iter: Any, progress_iter_func: Any = 
         >>> batch_map_concat(lambda x: x * 2, iter([(np.arange(2),), (np.arange(2, 3),)]))
         (array([0, 2, 4]),)
     """
-    chunks: list[tuple] = []
-    for res, _ in _mapped(func, batch_iter, progress_iter_func, n_batches, prepend_args):
-        if res is not None:
-            chunks.append(res)
-    if not chunks:
-        return ()
-    return tuple(np.concatenate([np.asarray(c[i]) for c in chunks], axis=0)
-                 for i in range(len(chunks[0])))
+    return concat_results(res for res, _ in _mapped(func, batch_iter, progress_iter_func,
+                                                    n_batches, prepend_args))
 
 
 def batch_map_mean(func: Callable, batch_iter: Any, progress_iter_func: Any = None,
@@ -90,16 +85,5 @@ def batch_map_mean(func: Callable, batch_iter: Any, progress_iter_func: Any = No
         >>> batch_map_mean(lambda x: [x.sum()], iter([(np.arange(3.0),), (np.arange(3.0, 4.0),)]))
         (np.float64(1.5),)
     """
-    totals: list | None = None
-    count = 0
-    for res, size in _mapped(func, batch_iter, progress_iter_func, n_batches, prepend_args):
-        count += size
-        if res is None:
-            continue
-        if sum_axis is not None:
-            res = tuple(np.sum(r, axis=sum_axis) for r in res)
-        res = [np.asarray(r, dtype=np.float64) for r in res]
-        totals = res if totals is None else [t + r for t, r in zip(totals, res)]
-    if totals is None:
-        return ()
-    return tuple((t / count)[()] for t in totals)
+    return mean_results(_mapped(func, batch_iter, progress_iter_func, n_batches, prepend_args),
+                        sum_axis)
