@@ -9,6 +9,8 @@ minus the original's bugs. Import the layer you need; none is imported here.
 * ``ladle.compat.batchup`` — batchup (``data_source``, ``sampling``, ``work_pool``, ``config``,
   ``datasets``).
 * ``ladle.compat.batchflow`` — batchflow ``Batch``, ``DatasetIndex``, ``Dataset``.
+* ``ladle.compat.keras`` — a Keras 3 ``Sequence`` base class: hand-written ``tf.keras.utils.Sequence``
+  / ``keras.utils.Sequence`` generators run unchanged, or ladle-driven (seeded shuffles, resumable).
 
 Example:
     >>> from ladle.compat.batchup import data_source  # was: from batchup import data_source
