@@ -30,9 +30,28 @@ def test_n_extend_follows_the_order_not_the_row_ids():
     assert batches[0].tolist() == order[:8].tolist()
 
 
-def test_n_extend_larger_than_batch_stops_at_neighbours():
-    starts, stops = batch_bounds(12, 3, "short", n_extend=10)
-    assert starts.tolist() == [0, 0, 3, 6] and stops.tolist() == [6, 9, 12, 12]
+def test_n_extend_larger_than_batch_reaches_past_neighbours_as_ketos():
+    starts, stops = batch_bounds(20, 6, "merge", n_extend=7)
+    assert list(zip(starts.tolist(), stops.tolist())) == [(0, 13), (0, 18), (5, 20)]
+
+
+def ketos_reference(n, batch_size, n_extend):
+    """ketos' own arithmetic: n // batch_size batches, remainder merged, +-n_extend positions."""
+    nb = max(n // batch_size, 1)
+    out = []
+    for k in range(nb):
+        start, stop = k * batch_size, (k + 1) * batch_size if k < nb - 1 else n
+        lo = max(start - n_extend, 0) if k else 0
+        hi = min(stop + n_extend, nb * batch_size) if k < nb - 1 else n
+        out.append((lo, hi))
+    return out
+
+
+@given(n=st.integers(1, 60), b=st.integers(1, 70), ext=st.integers(0, 12))
+def test_merge_with_n_extend_matches_ketos(n, b, ext):
+    b = min(b, n)
+    starts, stops = batch_bounds(n, b, "merge", ext)
+    assert list(zip(starts.tolist(), stops.tolist())) == ketos_reference(n, b, ext)
 
 
 @given(n=st.integers(0, 50), b=st.integers(1, 60),

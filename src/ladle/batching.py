@@ -14,8 +14,8 @@ The five systems ladle replaces disagree on the last partial batch, so every pol
 Batch size larger than an epoch: ``"short"`` and ``"merge"`` give one batch of the whole epoch,
 ``"carry"`` fills batches from the following epochs, ``"drop"`` raises (it would yield nothing).
 
-``n_extend`` (ketos) widens every batch by the last ``n`` positions of the previous batch and the
-first ``n`` of the next; the first batch grows only forward, the last only backward.
+``n_extend`` (ketos) widens every batch by ``n`` positions before and after it; the first batch
+grows only forward, the last only backward, and no extension reaches into a merged remainder.
 
 Positions are offsets into the epoch's index array; the loader maps them to row ids.
 
@@ -93,12 +93,13 @@ def batch_bounds(n: int, batch_size: int, last_batch: str = "short",
     if last_batch == "merge" and nb:
         stops[-1] = n
     if n_extend and nb > 1:
-        ext_starts = starts.copy()
-        ext_stops = stops.copy()
-        # previous batch's last n_extend positions (never before the previous batch's start)
-        ext_starts[1:] = np.maximum(starts[1:] - n_extend, starts[:-1])
-        # next batch's first n_extend positions (never past the next batch's stop)
-        ext_stops[:-1] = np.minimum(stops[:-1] + n_extend, stops[1:])
+        # Up to n_extend positions each way (as ketos), never before position 0, and never past
+        # the last batch's own batch_size rows, so never into a merged remainder; the last batch
+        # is extended only backward, the first only forward.
+        limit = min(int(starts[-1]) + batch_size, n)
+        ext_starts = np.maximum(starts - n_extend, 0)
+        ext_stops = np.minimum(stops + n_extend, limit)
+        ext_stops[-1] = stops[-1]
         return ext_starts, ext_stops
     return starts, stops
 
