@@ -3,8 +3,8 @@ import. Each layer reproduces its original's public API (names, arguments, retur
 documented behaviour, including global-RNG use where scripts depend on it) on top of ladle's core,
 minus the original's bugs. Import the layer you need; none is imported here.
 
-* ``ladle.compat.ketos.data_feeding`` — ketos ``BatchGenerator``, ``JointBatchGen``,
-  ``MultiModalBatchGen``.
+* ``ladle.compat.ketos`` — ketos ``data_feeding`` (``BatchGenerator``, ``JointBatchGen``,
+  ``MultiModalBatchGen``) and ``database_interface.open_table``.
 * ``ladle.compat.datagenerator`` — numblr datagenerator (``dataset``, ``encoders``, ``factories``).
 * ``ladle.compat.batchup`` — batchup (``data_source``, ``sampling``, ``work_pool``, ``config``,
   ``datasets``).
