@@ -20,7 +20,7 @@ def numpy_loop(x, y, bs, seed):
         n = 0
         for s in range(0, len(x), bs):
             idx = perm[s:s + bs]
-            xb, yb = x[idx], y[idx]
+            xb, _ = x[idx], y[idx]
             n += len(xb)
         return n
     return run

@@ -9,7 +9,6 @@ import pickle
 import struct
 import tarfile
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest

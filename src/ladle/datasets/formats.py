@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import io
 import pickle
 import tarfile
 from pathlib import Path
@@ -31,7 +30,7 @@ def read_idx(f: BinaryIO | str | Path) -> np.ndarray:
     """Read an IDX file (MNIST's format), gzipped or not.
 
     Example:
-        >>> import struct
+        >>> import io, struct
         >>> read_idx(io.BytesIO(struct.pack(">II", 0x801, 3) + b"\\x01\\x02\\x03")).tolist()
         [1, 2, 3]
     """

@@ -18,6 +18,7 @@ import numpy as np
 
 from .._checks import as_weights, check_int
 from ..sampling import Order, Weighted
+from .array import ArraySource
 from .base import Field, Source
 
 __all__ = ["ConcatSource", "MixSource", "ZipSource", "concat", "mix", "zip_sources"]
@@ -26,8 +27,6 @@ __all__ = ["ConcatSource", "MixSource", "ZipSource", "concat", "mix", "zip_sourc
 def _as_source(obj: Any) -> Source:
     if isinstance(obj, Source):
         return obj
-    from .array import ArraySource
-
     return ArraySource(obj)
 
 
@@ -196,5 +195,3 @@ def mix(sources: Sequence[Any], weights: Sequence[float] | None = None,
     """
     return MixSource(sources, weights, num_samples)
 
-
-from .array import ArraySource  # noqa: E402  (for the doctest namespace)
