@@ -77,7 +77,7 @@ def test_images_sounds_and_texts(tmp_path, capsys):
             w.writeframes(np.arange(20, dtype=np.int16).tobytes())
         (tmp_path / f"t{i}.txt").write_text("word " * (i + 1))
     Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "j.jpg")
-    assert decode_file(str(tmp_path / "j.jpg")).shape == (4, 4)
+    assert decode_file(str(tmp_path / "j.jpg")).shape == (4, 4, 1)  # always HWC
     for kind, expect in (("im{}.png", (5, 6, 3)), ("s{}.wav", (10, 2)), ("t{}.txt", ())):
         csv = write_csv(tmp_path / "inv.csv", [(kind.format(i), i) for i in range(3)], "file,label")
         store = str(tmp_path / f"{kind[0]}.h5")
@@ -85,8 +85,10 @@ def test_images_sounds_and_texts(tmp_path, capsys):
         batch = HDF5Source(store).read(np.arange(3))
         assert batch["data"].shape[1:] == expect and batch["label"].tolist() == [0, 1, 2]
     sound = HDF5Source(str(tmp_path / "s.h5")).read(np.array([0]))["data"][0]
-    assert sound[:2].tolist() == [[0, 1], [2, 3]]
-    assert HDF5Source(str(tmp_path / "t.h5")).read(np.array([2]))["data"][0] == b"word " * 3
+    assert sound.dtype == np.float32  # PCM scaled to [-1, 1)
+    np.testing.assert_allclose(sound[:2] * 32768, [[0, 1], [2, 3]])
+    text = HDF5Source(str(tmp_path / "t.h5")).read(np.array([2]))["data"][0]
+    assert text == b"word " * 3  # strings are stored as UTF-8 bytes
     with pytest.raises(ValueError, match=r"unsupported file type '\.doc'"):
         decode_file(str(tmp_path / "x.doc"))
 

@@ -253,8 +253,8 @@ def _encode_labels(column: Any) -> tuple[np.ndarray, list[str] | None]:
 def decode_file(path: str) -> np.ndarray:
     """Read one file into an array by its extension: .npy, .png/.jpg/.jpeg, .wav, .txt.
 
-    ``.wav`` gives the PCM samples (frames,) or (frames, channels) as integers; ``.txt`` gives the
-    file's bytes as one string value.
+    Uses :mod:`ladle.decoders`: images are uint8 (H, W, C); ``.wav`` gives float32 samples
+    (frames, channels) in [-1, 1); ``.txt`` gives the text as one string value.
 
     Example:
         >>> decode_file("notes.doc")
@@ -262,43 +262,19 @@ def decode_file(path: str) -> np.ndarray:
         ...
         ValueError: unsupported file type '.doc' (supported: .npy, .png, .jpg, .jpeg, .wav, .txt)
     """
+    from .decoders import decoder_for
+
     ext = os.path.splitext(path)[1].lower()
     if ext not in (".npy", ".png", ".jpg", ".jpeg", ".wav", ".txt"):
         raise ValueError(f"unsupported file type {ext!r} (supported: .npy, .png, .jpg, .jpeg, "
                          ".wav, .txt)")
     if not os.path.exists(path):
         raise FileNotFoundError(f"file {path!r} does not exist")
-    if ext == ".npy":
-        return np.load(path, allow_pickle=False)
-    if ext == ".txt":
-        with open(path, "rb") as f:
-            return np.array(f.read())
-    if ext == ".wav":
-        return _read_wav(path)
-    try:
-        from PIL import Image
-    except ImportError as exc:  # pragma: no cover - pillow is installed in development
-        raise ImportError("reading images needs Pillow: pip install ladle[images]") from exc
-    with Image.open(path) as img:
-        return np.asarray(img)
-
-
-def _read_wav(path: str) -> np.ndarray:
-    import wave
-
-    with wave.open(path, "rb") as w:
-        width, channels, frames = w.getsampwidth(), w.getnchannels(), w.getnframes()
-        raw = w.readframes(frames)
-    if width == 3:  # 24-bit: widen to int32
-        b = np.frombuffer(raw, np.uint8).reshape(-1, 3)
-        data = (b[:, 0].astype(np.int32) | b[:, 1].astype(np.int32) << 8
-                | b[:, 2].astype(np.int8).astype(np.int32) << 16)
-    else:
-        dtypes = {1: np.uint8, 2: np.int16, 4: np.int32}
-        if width not in dtypes:
-            raise ValueError(f"{path!r}: {8 * width}-bit WAV samples are not supported")
-        data = np.frombuffer(raw, dtypes[width])
-    return data if channels == 1 else data.reshape(-1, channels)
+    with open(path, "rb") as f:
+        out = decoder_for(path)(f.read())
+    if isinstance(out, dict):  # WAV: the samples, without the sample-rate extra
+        out = out[""]
+    return np.asarray(out)
 
 
 # ----------------------------------------------------------------------------------------- info
