@@ -358,8 +358,16 @@ class Loader:
         return max(total - self._position, 0)
 
     def _tasks(self, epoch: int, start: int, stop: int):
-        for number in range(start, stop):
-            idx = self._batch_indices(epoch, number)
+        if self.last_batch == "carry":
+            for number in range(start, stop):
+                idx = self._batch_indices(epoch, number)
+                yield (idx, epoch, number), (number, epoch, idx)
+            return
+        # the hot path of small batches: one plan lookup per epoch, Python ints for slicing
+        order, starts, stops = self._plan(epoch)
+        bounds = zip(starts[start:stop].tolist(), stops[start:stop].tolist())
+        for number, (a, b) in enumerate(bounds, start):
+            idx = order[a:b]
             yield (idx, epoch, number), (number, epoch, idx)
 
     def _batches(self, epoch: int, start: int, stop: int) -> Iterator[Batch]:
