@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
 
-__all__ = ["Field", "Source", "contiguous_runs", "gather_runs"]
+__all__ = ["Field", "IndexSource", "Source", "contiguous_runs", "gather_runs"]
 
 
 class Field(NamedTuple):
@@ -75,6 +75,34 @@ class Source:
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}: {f.dtype}{list(f.shape)}" for k, f in self.fields.items())
         return f"{type(self).__name__}(len={len(self)}, {{{fields}}})"
+
+
+class IndexSource(Source):
+    """``n`` rows without fields: its batches carry only their ``indices``.
+
+    For index streams (a compatibility layer's own batching of ids, a sampler test): the Loader
+    orders and batches the rows, the caller reads the data itself.
+
+    Example:
+        >>> src = IndexSource(4)
+        >>> len(src), src.read(np.array([1, 3]))
+        (4, {})
+    """
+
+    def __init__(self, n: int):
+        from .._checks import check_int
+
+        self._n = check_int("n", n, 0)
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def fields(self) -> Mapping[str, Field]:
+        return {}
+
+    def read(self, indices: np.ndarray) -> dict[str, Any]:
+        return {}
 
 
 def contiguous_runs(rows: np.ndarray, max_gap: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -14,12 +14,12 @@ from typing import Any, Iterator
 import numpy as np  # noqa: F401  (the doctests' namespace)
 
 from .batch import Batch
-from .index import DatasetIndex, position_batches
+from .index import BatchIteration, DatasetIndex, position_batches
 
 __all__ = ["Dataset"]
 
 
-class Dataset:
+class Dataset(BatchIteration):
     """A dataset: ``index`` (ids), ``batch_class`` and ``preloaded`` data, one row per id.
 
     Args:
@@ -132,35 +132,4 @@ class Dataset:
             batch.seed, batch.epoch, batch.number = core.seed, core.epoch, core.number
             yield batch
 
-    def next_batch(self, batch_size: int, shuffle: Any = False, n_iters: int | None = None,
-                   n_epochs: int | None = None, drop_last: bool = False,
-                   *args: Any, **kwargs: Any) -> Batch:
-        """The next batch of the iteration these arguments describe (StopIteration at the end).
-
-        Example:
-            >>> ds = Dataset(3)
-            >>> ds.next_batch(2).indices.tolist(), ds.next_batch(2).indices.tolist()
-            ([0, 1], [2, 0])
-        """
-        params = (batch_size, shuffle if isinstance(shuffle, (bool, int)) else id(shuffle),
-                  n_iters, n_epochs, drop_last)
-        if self._iter is None or self._iter_params != params:
-            self._iter = self.gen_batch(batch_size, shuffle, n_iters, n_epochs, drop_last, **kwargs)
-            self._iter_params = params
-        try:
-            return next(self._iter)
-        except StopIteration:
-            raise StopIteration("the iteration is over: no batches left (call reset_iter() to "
-                                "start again)") from None
-
-    def reset_iter(self) -> None:
-        """Forget the :meth:`next_batch` iteration."""
-        self._iter = None
-        self._iter_params = None
-
-    def reset(self, what: str = "iter") -> None:
-        """Reset the iteration."""
-        if what != "iter":
-            raise ValueError(f"what={what!r}: only 'iter' can be reset")
-        self.reset_iter()
 

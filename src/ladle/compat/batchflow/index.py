@@ -25,7 +25,7 @@ from ..._checks import check_int
 from ...batch import Batch as CoreBatch
 from ...loader import Loader
 from ...sampling import Order
-from ...sources.base import Field, Source
+from ...sources.base import IndexSource
 
 __all__ = ["DatasetIndex"]
 
@@ -46,23 +46,6 @@ class _EpochPermutations(Order):
                 del self._memo[old]
             self._memo[epoch] = np.asarray(self.rng.permutation(self.n), dtype=np.int64)
         return self._memo[epoch]
-
-
-class _Positions(Source):
-    """``n`` rows without fields: the Loader's batches carry only their positions."""
-
-    def __init__(self, n: int):
-        self._n = n
-
-    def __len__(self) -> int:
-        return self._n
-
-    @property
-    def fields(self) -> dict[str, Field]:
-        return {}
-
-    def read(self, indices: np.ndarray) -> dict:
-        return {}
 
 
 def _order_and_seed(n: int, shuffle: Any) -> tuple[Any, int | None, bool]:
@@ -100,13 +83,58 @@ def position_batches(n: int, batch_size: int, shuffle: Any = False, n_iters: int
     if n == 0:
         raise ValueError("the index is empty: there is nothing to iterate")
     order, seed, shuffled = _order_and_seed(n, shuffle)
-    loader = Loader(_Positions(n), batch_size, shuffle=shuffled, seed=seed, order=order,
+    loader = Loader(IndexSource(n), batch_size, shuffle=shuffled, seed=seed, order=order,
                     last_batch="drop" if drop_last else "carry", epochs=n_epochs)
     batches = iter(loader)
     return itertools.islice(batches, n_iters) if n_iters is not None else batches
 
 
-class DatasetIndex:
+class BatchIteration:
+    """batchflow's stateful iteration, shared by :class:`DatasetIndex` and ``Dataset``:
+    :meth:`next_batch` walks the iteration that :meth:`gen_batch` (defined by each class) gives.
+    """
+
+    _iter: Iterator | None = None
+    _iter_params: tuple | None = None
+
+    def gen_batch(self, *args: Any, **kwargs: Any) -> Iterator:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def next_batch(self, batch_size: int, shuffle: Any = False, n_iters: int | None = None,
+                   n_epochs: int | None = None, drop_last: bool = False,
+                   *args: Any, **kwargs: Any) -> Any:
+        """The next batch of the iteration these arguments describe (a new iteration starts when
+        they change, or after :meth:`reset_iter`); raises StopIteration when it is over.
+
+        Example:
+            >>> ix = DatasetIndex(3)
+            >>> ix.next_batch(2).indices.tolist(), ix.next_batch(2).indices.tolist()
+            ([0, 1], [2, 0])
+        """
+        params = (batch_size, shuffle if isinstance(shuffle, (bool, int)) else id(shuffle),
+                  n_iters, n_epochs, drop_last)
+        if self._iter is None or self._iter_params != params:
+            self._iter = self.gen_batch(batch_size, shuffle, n_iters, n_epochs, drop_last, **kwargs)
+            self._iter_params = params
+        try:
+            return next(self._iter)
+        except StopIteration:
+            raise StopIteration("the iteration is over: no batches left (call reset_iter() to "
+                                "start again)") from None
+
+    def reset_iter(self) -> None:
+        """Forget the :meth:`next_batch` iteration."""
+        self._iter = None
+        self._iter_params = None
+
+    def reset(self, what: str = "iter") -> None:
+        """Reset the iteration (``what="iter"``, batchflow's only kind here)."""
+        if what != "iter":
+            raise ValueError(f"what={what!r}: only 'iter' can be reset")
+        self.reset_iter()
+
+
+class DatasetIndex(BatchIteration):
     """The ids of a dataset's items: ``DatasetIndex(10)`` (``0..9``), an array of ids, another
     index, or a callable returning ids.
 
@@ -263,7 +291,7 @@ class DatasetIndex:
         if order is not None:
             pos = order(len(self), 0, 0)
         elif shuffled:
-            pos = next(iter(Loader(_Positions(len(self)), len(self), shuffle=True,
+            pos = next(iter(Loader(IndexSource(len(self)), len(self), shuffle=True,
                                    seed=seed))).indices
         else:
             pos = np.arange(len(self))
@@ -291,38 +319,3 @@ class DatasetIndex:
         for batch in position_batches(len(self), batch_size, shuffle, n_iters, n_epochs, drop_last):
             yield self.create_batch(batch.indices, pos=True)
 
-    def next_batch(self, batch_size: int, shuffle: Any = False, n_iters: int | None = None,
-                   n_epochs: int | None = None, drop_last: bool = False,
-                   **kwargs: Any) -> "DatasetIndex":
-        """The next batch of the iteration these arguments describe (a new iteration starts when
-        they change, or after :meth:`reset_iter`); raises StopIteration when it is over.
-
-        Example:
-            >>> ix = DatasetIndex(3)
-            >>> ix.next_batch(2).indices.tolist(), ix.next_batch(2).indices.tolist()
-            ([0, 1], [2, 0])
-        """
-        params = (batch_size, shuffle if isinstance(shuffle, (bool, int)) else id(shuffle),
-                  n_iters, n_epochs, drop_last)
-        if self._iter is None or self._iter_params != params:
-            self._iter = self._next_source(batch_size, shuffle, n_iters, n_epochs, drop_last)
-            self._iter_params = params
-        try:
-            return next(self._iter)
-        except StopIteration:
-            raise StopIteration("the iteration is over: no batches left (call reset_iter() to "
-                                "start again)") from None
-
-    def _next_source(self, *args: Any) -> Iterator:
-        return self.gen_batch(*args)
-
-    def reset_iter(self) -> None:
-        """Forget the :meth:`next_batch` iteration."""
-        self._iter = None
-        self._iter_params = None
-
-    def reset(self, what: str = "iter") -> None:
-        """Reset the iteration (``what="iter"``, batchflow's only kind here)."""
-        if what != "iter":
-            raise ValueError(f"what={what!r}: only 'iter' can be reset")
-        self.reset_iter()

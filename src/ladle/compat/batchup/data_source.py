@@ -28,6 +28,7 @@ from ..._checks import as_index_array, check_int
 from ...sources.array import ArraySource
 from ...sources.base import Field, Source
 from ...sources.compose import ConcatSource
+from ...sources.base import IndexSource
 from . import sampling
 from ._gather import batch_map_concat, batch_map_mean
 from .sampling import AbstractSampler, Plan, PassOrder, run_plan, shuffle_rng
@@ -181,7 +182,7 @@ class RandomAccessDataSource(AbstractDataSource):
             [[0, 1], [2]]
         """
         return run_plan(self._leaf_plan(batch_size, shuffle_rng(shuffle)),
-                        sampling.Positions(self.length), _indices)
+                        IndexSource(self.length), _indices)
 
     def batch_iterator(self, batch_size: int, shuffle: Any = None, **kwargs: Any) -> Iterator:
         """Mini-batches as tuples: in order, or shuffled by ``shuffle`` (True: ``np.random``;

@@ -34,7 +34,7 @@ from ..._checks import as_index_array, as_weights, check_int
 from ...loader import Loader
 from ...parallel import BatchError
 from ...sampling import Order, class_weights
-from ...sources.base import Field, Source
+from ...sources.base import IndexSource, Source
 
 __all__ = ["AbstractSampler", "PassOrder", "StandardSampler", "SubsetSampler", "WeightedSampler",
            "WeightedSubsetSampler", "num_batches"]
@@ -156,28 +156,6 @@ class Plan:
             self.final_draw()
 
 
-class Positions(Source):
-    """A source with no fields: its batches carry only their ``indices`` (index streams).
-
-    Example:
-        >>> len(Positions(4)), Positions(4).read(np.array([1]))
-        (4, {})
-    """
-
-    def __init__(self, n: int):
-        self._n = int(n)
-
-    def __len__(self) -> int:
-        return self._n
-
-    @property
-    def fields(self) -> dict[str, Field]:
-        return {}
-
-    def read(self, indices: np.ndarray) -> dict:
-        return {}
-
-
 def run_plan(plan: Plan, source: Source, convert: Callable[[Any], Any],
              final_by_stream: bool = True, **loader_kw: Any) -> Iterator[Any]:
     """Yield ``convert(batch)`` for the batches of ``source`` along ``plan`` (a generator: nothing
@@ -187,7 +165,7 @@ def run_plan(plan: Plan, source: Source, convert: Callable[[Any], Any],
 
     Example:
         >>> plan = StandardSampler(5)._plan(2, None)
-        >>> [b.tolist() for b in run_plan(plan, Positions(5), lambda b: b.indices)]
+        >>> [b.tolist() for b in run_plan(plan, IndexSource(5), lambda b: b.indices)]
         [[0, 1], [2, 3], [4]]
     """
     if plan.order.pass_length == 0:
@@ -229,14 +207,14 @@ class AbstractSampler:
 
     def in_order_indices_batch_iterator(self, batch_size: int) -> Iterator[np.ndarray]:
         """Batches of indices in order."""
-        return run_plan(self._plan(batch_size, None), Positions(self._n_rows()), _indices)
+        return run_plan(self._plan(batch_size, None), IndexSource(self._n_rows()), _indices)
 
     def shuffled_indices_batch_iterator(self, batch_size: int,
                                         shuffle_rng: Any) -> Iterator[np.ndarray]:
         """Batches of indices in random order, drawn from ``shuffle_rng``."""
         if shuffle_rng is None:
             raise TypeError("shuffle_rng=None: pass np.random or a np.random.RandomState")
-        return run_plan(self._plan(batch_size, shuffle_rng), Positions(self._n_rows()), _indices)
+        return run_plan(self._plan(batch_size, shuffle_rng), IndexSource(self._n_rows()), _indices)
 
     def _n_rows(self) -> int:
         raise NotImplementedError

@@ -29,6 +29,7 @@ from collections import deque
 from typing import Any, Callable, Iterable, Iterator
 
 from ..._checks import check_int
+from ...sources.base import IndexSource
 from . import sampling
 from .data_source import AbstractDataSource, CompositeDataSource, MapDataSource
 from .sampling import shuffle_rng
@@ -284,7 +285,7 @@ class ParallelDataSource(AbstractDataSource):
             if _is_leaf(node):
                 plan = node._leaf_plan(batch_size, rng)  # type: ignore[attr-defined]
                 plans.append(plan)
-                index = sampling.run_plan(plan, sampling.Positions(plan.n_rows),
+                index = sampling.run_plan(plan, IndexSource(plan.n_rows),
                                           lambda b: b.indices)
                 return index, self._leaf_batches(node, plan, final_by_stream=False)
             if isinstance(node, MapDataSource):
