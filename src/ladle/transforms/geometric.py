@@ -113,7 +113,7 @@ class RandomFlip(Transform):
                 if rows.size:
                     out = writable(batch, f, owned)
                     chosen = scratch("flip", (rows.size,) + out.shape[1:], out.dtype)
-                    chosen = np.take(out, rows, axis=0, out=chosen)
+                    chosen = np.take(out, rows, axis=0, out=chosen, mode="clip")  # rows are valid: no buffering
                     out[rows] = np.flip(chosen, axis=axes[k])
 
 
