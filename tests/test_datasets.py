@@ -5,7 +5,6 @@ import gzip
 import hashlib
 import http.server
 import io
-import pickle
 import struct
 import tarfile
 import threading
@@ -184,33 +183,56 @@ def add_bytes(tar, name, data):
     tar.addfile(info, io.BytesIO(data))
 
 
-def test_read_cifar10_and_100(tmp_path):
+def cifar_archive(path, hundred: bool, labels_per_split):
+    """A CIFAR binary archive: records of label byte(s) + 3,072 pixel bytes (R, G, B planes)."""
     rng = np.random.default_rng(1)
-    c10 = tmp_path / "cifar-10-python.tar.gz"
-    with tarfile.open(c10, "w:gz") as tar:
-        add_bytes(tar, "cifar-10-batches-py/batches.meta",
-                  pickle.dumps({b"label_names": [f"c{i}".encode() for i in range(10)]}))
-        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-            d = {b"data": rng.integers(0, 256, (3, 3072), dtype=np.uint8),
-                 b"labels": [1, 2, 3]}
-            add_bytes(tar, f"cifar-10-batches-py/{name}", pickle.dumps(d))
-    splits, classes = formats.read_cifar(c10)
-    assert splits["train"][0].shape == (15, 3, 32, 32) and splits["test"][1].tolist() == [1, 2, 3]
-    assert classes[:2] == ["c0", "c1"]
+    images = {}
+    with tarfile.open(path, "w:gz") as tar:
+        if hundred:
+            root, parts = "cifar-100-binary", {"train": ["train.bin"], "test": ["test.bin"]}
+            add_bytes(tar, f"{root}/fine_label_names.txt",
+                      "\n".join(f"f{i}" for i in range(100)).encode())
+            add_bytes(tar, f"{root}/coarse_label_names.txt",
+                      "\n".join(f"k{i}" for i in range(20)).encode())
+        else:
+            root = "cifar-10-batches-bin"
+            parts = {"train": [f"data_batch_{i}.bin" for i in range(1, 6)],
+                     "test": ["test_batch.bin"]}
+            add_bytes(tar, f"{root}/batches.meta.txt",
+                      "\n".join(f"c{i}" for i in range(10)).encode() + b"\n\n")
+        for split, members in parts.items():
+            images[split] = []
+            for member in members:
+                labels = np.asarray(labels_per_split[split], np.uint8).reshape(-1, 2 if hundred else 1)
+                pixels = rng.integers(0, 256, (len(labels), 3072), dtype=np.uint8)
+                images[split].append(pixels.reshape(-1, 3, 32, 32))
+                add_bytes(tar, f"{root}/{member}", np.hstack([labels, pixels]).tobytes())
+    return {k: np.concatenate(v) for k, v in images.items()}
 
-    c100 = tmp_path / "cifar-100-python.tar.gz"
-    with tarfile.open(c100, "w:gz") as tar:
-        add_bytes(tar, "cifar-100-python/meta", pickle.dumps({
-            b"fine_label_names": [f"f{i}".encode() for i in range(100)],
-            b"coarse_label_names": [f"k{i}".encode() for i in range(20)]}))
-        for split in ("train", "test"):
-            add_bytes(tar, f"cifar-100-python/{split}", pickle.dumps({
-                b"data": np.zeros((2, 3072), np.uint8), b"fine_labels": [55, 99],
-                b"coarse_labels": [4, 19]}))
-    fine, fine_names = formats.read_cifar(c100)
-    coarse, coarse_names = formats.read_cifar(c100, coarse=True)
-    assert fine["train"][1].tolist() == [55, 99] and len(fine_names) == 100
-    assert coarse["test"][1].tolist() == [4, 19] and coarse_names[19] == "k19"
+
+def test_read_cifar10_and_100(tmp_path):
+    c10 = tmp_path / "cifar-10-binary.tar.gz"
+    images = cifar_archive(c10, False, {"train": [1, 2, 3], "test": [4, 5, 6]})
+    splits, classes = formats.read_cifar(c10)
+    assert splits["train"]["image"].shape == (15, 3, 32, 32)  # five batches of three
+    np.testing.assert_array_equal(splits["test"]["image"], images["test"])
+    assert splits["test"]["label"].tolist() == [4, 5, 6] and classes["label"][:2] == ["c0", "c1"]
+
+    c100 = tmp_path / "cifar-100-binary.tar.gz"
+    cifar_archive(c100, True, {"train": [[4, 55], [19, 99]], "test": [[0, 1], [3, 7]]})
+    splits, classes = formats.read_cifar(c100)
+    assert splits["train"]["fine"].tolist() == [55, 99] and splits["train"]["coarse"].tolist() == [4, 19]
+    assert len(classes["fine"]) == 100 and classes["coarse"][19] == "k19"
+
+
+def test_read_cifar_truncated(tmp_path):
+    bad = tmp_path / "bad.tar.gz"
+    with tarfile.open(bad, "w:gz") as tar:
+        add_bytes(tar, "cifar-10-batches-bin/batches.meta.txt", b"a b")
+        for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+            add_bytes(tar, f"cifar-10-batches-bin/{name}", bytes(3072))  # one byte short
+    with pytest.raises(ValueError, match="records are truncated"):
+        formats.read_cifar(bad)
 
 
 def test_read_svhn(tmp_path):
@@ -340,18 +362,12 @@ def test_digits_offline(tmp_path):
 
 def test_cifar100_store_keeps_both_label_sets(server, monkeypatch, tmp_path):
     archive = tmp_path / "c100.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        add_bytes(tar, "cifar-100-python/meta", pickle.dumps({
-            b"fine_label_names": [f"f{i}".encode() for i in range(100)],
-            b"coarse_label_names": [f"k{i}".encode() for i in range(20)]}))
-        for split in ("train", "test"):
-            add_bytes(tar, f"cifar-100-python/{split}", pickle.dumps({
-                b"data": np.zeros((3, 3072), np.uint8), b"fine_labels": [55, 99, 1],
-                b"coarse_labels": [4, 19, 0]}))
-    server.files["cifar-100-python.tar.gz"] = archive.read_bytes()
+    cifar_archive(archive, True, {"train": [[4, 55], [19, 99], [0, 1]],
+                                  "test": [[4, 55], [19, 99], [0, 1]]})
+    server.files["cifar-100-binary.tar.gz"] = archive.read_bytes()
     spec = DATASETS["cifar100"]
     monkeypatch.setitem(DATASETS, "cifar100", replace(spec, files=(
-        RemoteFile("cifar-100-python.tar.gz", sha256=sha(archive.read_bytes())),)))
+        RemoteFile("cifar-100-binary.tar.gz", sha256=sha(archive.read_bytes())),)))
     fine = load("cifar100", root=tmp_path / "a", base_url=server.url, progress=False)
     batch = fine.train.read(np.array([1]))
     assert batch["label"].tolist() == [99] and batch["label_coarse"].tolist() == [19]
@@ -382,3 +398,14 @@ def test_cli_build_dataset(mnist_server, monkeypatch, tmp_path, capsys):
     assert "name='imagenet' is not one of" in capsys.readouterr().err
     assert main(["build", "-o", str(tmp_path / "y.h5")]) == 2
     assert "or --dataset NAME" in capsys.readouterr().err
+
+
+def test_every_published_file_is_pinned_by_a_checksum():
+    import re
+
+    for name, spec in DATASETS.items():
+        for f in spec.files:
+            if name == "usps":  # not in TensorFlow Datasets' SHA-256 list: torchvision's MD5s
+                assert f.sha256 is None and re.fullmatch(r"[0-9a-f]{32}", f.md5)
+            else:
+                assert re.fullmatch(r"[0-9a-f]{64}", f.sha256), (name, f.name)

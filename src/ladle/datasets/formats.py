@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import pickle
 import tarfile
 from pathlib import Path
 from typing import BinaryIO
@@ -69,42 +68,50 @@ def read_mnist(files: dict[str, Path]) -> dict[str, tuple[np.ndarray, np.ndarray
     return out
 
 
-def _unpickle(tar: tarfile.TarFile, name: str) -> dict:
-    member = tar.extractfile(name)
-    if member is None:
-        raise ValueError(f"{name} is missing from the archive")
-    return pickle.load(member, encoding="bytes")
+def _member(tar: tarfile.TarFile, name: str) -> bytes:
+    f = tar.extractfile(name)
+    if f is None:
+        raise ValueError(f"{name} is missing from the archive {tar.name}")
+    return f.read()
 
 
-def read_cifar(archive: Path, coarse: bool = False) -> tuple[dict, list[str]]:
-    """CIFAR-10 or CIFAR-100 (python version tar.gz) → splits with images (N, 3, 32, 32), class names.
+def read_cifar(archive: Path) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, list[str]]]:
+    """CIFAR-10 or CIFAR-100, binary version (``cifar-10-binary.tar.gz``) → label sets and images.
+
+    Records are one label byte (CIFAR-100: coarse then fine) and 3,072 pixel bytes (R, G, B planes
+    of 32×32). Returns ``{split: columns}`` with ``image`` uint8 (N, 3, 32, 32) and ``label``
+    (CIFAR-10) or ``fine`` and ``coarse`` (CIFAR-100) int64 columns, and the class names of each
+    label set. No pickles are loaded.
 
     Example:
         >>> read_cifar  # doctest: +ELLIPSIS
         <function read_cifar at ...>
     """
     with tarfile.open(archive) as tar:
-        names = tar.getnames()
-        if any(n.startswith("cifar-10-batches-py") for n in names):
-            meta = _unpickle(tar, "cifar-10-batches-py/batches.meta")
-            classes = [c.decode() for c in meta[b"label_names"]]
-            parts = {"train": [f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6)],
-                     "test": ["cifar-10-batches-py/test_batch"]}
-            key = b"labels"
+        names = set(tar.getnames())
+        if "cifar-10-batches-bin/batches.meta.txt" in names:
+            root, label_sets = "cifar-10-batches-bin", ("label",)
+            files = {"train": [f"data_batch_{i}.bin" for i in range(1, 6)],
+                     "test": ["test_batch.bin"]}
+            classes = {"label": _member(tar, f"{root}/batches.meta.txt").decode().split()}
+        elif "cifar-100-binary/fine_label_names.txt" in names:
+            root, label_sets = "cifar-100-binary", ("coarse", "fine")
+            files = {"train": ["train.bin"], "test": ["test.bin"]}
+            classes = {k: _member(tar, f"{root}/{k}_label_names.txt").decode().split()
+                       for k in label_sets}
         else:
-            meta = _unpickle(tar, "cifar-100-python/meta")
-            which = b"coarse" if coarse else b"fine"
-            classes = [c.decode() for c in meta[which + b"_label_names"]]
-            parts = {"train": ["cifar-100-python/train"], "test": ["cifar-100-python/test"]}
-            key = which + b"_labels"
+            raise ValueError(f"{archive} is neither cifar-10-binary nor cifar-100-binary")
+        record = len(label_sets) + 3072
         out = {}
-        for split, members in parts.items():
-            xs, ys = [], []
-            for m in members:
-                d = _unpickle(tar, m)
-                xs.append(np.asarray(d[b"data"], np.uint8).reshape(-1, 3, 32, 32))
-                ys.append(np.asarray(d[key], np.int64))
-            out[split] = (np.concatenate(xs), np.concatenate(ys))
+        for split, members in files.items():
+            raw = b"".join(_member(tar, f"{root}/{m}") for m in members)
+            if len(raw) % record:
+                raise ValueError(f"{archive}: the {split} records are truncated ({len(raw)} bytes "
+                                 f"is not a multiple of {record}); download the archive again")
+            rows = np.frombuffer(raw, np.uint8).reshape(-1, record)
+            columns = {k: rows[:, i].astype(np.int64) for i, k in enumerate(label_sets)}
+            columns["image"] = np.ascontiguousarray(rows[:, len(label_sets):]).reshape(-1, 3, 32, 32)
+            out[split] = columns
     return out, classes
 
 

@@ -1,7 +1,8 @@
 """The standard datasets: where their files are published, their checksums, and how to read them.
 
-Checksums are the publishers' MD5 sums (as torchvision and batchup pin them); a ``sha256`` can be
-given per file and is then checked too. ``mirrors`` are tried in order.
+Checksums are SHA-256 sums of the published files (as TensorFlow Datasets pins them); USPS, which
+it does not carry, is pinned by the MD5 sums torchvision uses. ``mirrors`` are tried in order.
+CIFAR is read from its binary version (no pickles are loaded).
 
 Example:
     >>> sorted(DATASETS)[:3]
@@ -71,22 +72,18 @@ def _mnist_like(classes):
 def _cifar10(paths, opts):
     (archive,) = paths.values()
     splits, classes = formats.read_cifar(archive)
-    return _columns(splits), {"class_names": classes}
+    return splits, {"class_names": classes["label"]}
 
 
 def _cifar100(paths, opts):
     """Both label sets are stored; ``labels="coarse"`` makes the coarse one the ``label`` column."""
     (archive,) = paths.values()
-    fine, fine_names = formats.read_cifar(archive)
-    coarse, coarse_names = formats.read_cifar(archive, coarse=True)
-    use_coarse = opts.get("labels", "fine") == "coarse"
-    main, other = ("coarse", "fine") if use_coarse else ("fine", "coarse")
-    labels = {"fine": fine, "coarse": coarse}
-    names = {"fine": fine_names, "coarse": coarse_names}
-    splits = {split: {"image": x, "label": labels[main][split][1],
-                      f"label_{other}": labels[other][split][1]}
-              for split, (x, _) in fine.items()}
-    return splits, {"class_names": names[main], f"class_names_{other}": names[other]}
+    splits, classes = formats.read_cifar(archive)
+    main = opts.get("labels", "fine")
+    other = "fine" if main == "coarse" else "coarse"
+    columns = {split: {"image": c["image"], "label": c[main], f"label_{other}": c[other]}
+               for split, c in splits.items()}
+    return columns, {"class_names": classes[main], f"class_names_{other}": classes[other]}
 
 
 def _svhn(paths, opts):
@@ -106,35 +103,50 @@ def _usps(paths, opts):
 DATASETS: dict[str, DatasetSpec] = {
     "mnist": DatasetSpec(
         "mnist",
-        ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
-        (RemoteFile("train-images-idx3-ubyte.gz", md5="f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-         RemoteFile("train-labels-idx1-ubyte.gz", md5="d53e105ee54ea40749a09fcbcd1e9432"),
-         RemoteFile("t10k-images-idx3-ubyte.gz", md5="9fb629c4189551a2d022fa330f9573f3"),
-         RemoteFile("t10k-labels-idx1-ubyte.gz", md5="ec29112dd5afa0611ce80d1b7f02629c")),
+        ("https://storage.googleapis.com/cvdf-datasets/mnist/",
+         "https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
+        (RemoteFile("train-images-idx3-ubyte.gz",
+                    sha256="440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
+         RemoteFile("train-labels-idx1-ubyte.gz",
+                    sha256="3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
+         RemoteFile("t10k-images-idx3-ubyte.gz",
+                    sha256="8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
+         RemoteFile("t10k-labels-idx1-ubyte.gz",
+                    sha256="f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6")),
         _mnist_like(DIGITS), tuple(DIGITS)),
     "fashion_mnist": DatasetSpec(
         "fashion_mnist", ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
-        (RemoteFile("train-images-idx3-ubyte.gz", md5="8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
-         RemoteFile("train-labels-idx1-ubyte.gz", md5="25c81989df183df01b3e8a0aad5dffbe"),
-         RemoteFile("t10k-images-idx3-ubyte.gz", md5="bef4ecab320f06d8554ea6380940ec79"),
-         RemoteFile("t10k-labels-idx1-ubyte.gz", md5="bb300cfdad3c16e7a12a480ee83cd310")),
+        (RemoteFile("train-images-idx3-ubyte.gz",
+                    sha256="3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84"),
+         RemoteFile("train-labels-idx1-ubyte.gz",
+                    sha256="a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845"),
+         RemoteFile("t10k-images-idx3-ubyte.gz",
+                    sha256="346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073"),
+         RemoteFile("t10k-labels-idx1-ubyte.gz",
+                    sha256="67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5")),
         _mnist_like(FASHION), tuple(FASHION)),
     "cifar10": DatasetSpec(
         "cifar10", ("https://www.cs.toronto.edu/~kriz/",),
-        (RemoteFile("cifar-10-python.tar.gz", md5="c58f30108f718f92721af3b95e74349a"),), _cifar10),
+        (RemoteFile("cifar-10-binary.tar.gz",
+                    sha256="c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"),), _cifar10),
     "cifar100": DatasetSpec(
         "cifar100", ("https://www.cs.toronto.edu/~kriz/",),
-        (RemoteFile("cifar-100-python.tar.gz", md5="eb9058c3a382ffc7106e4002c42a8d85"),), _cifar100,
+        (RemoteFile("cifar-100-binary.tar.gz",
+                    sha256="58a81ae192c23a4be8b1804d68e518ed807d710a4eb253b1f2a199162a40d8ec"),), _cifar100,
         options={"labels": "fine"}),
     "svhn": DatasetSpec(
         "svhn", ("http://ufldl.stanford.edu/housenumbers/",),
-        (RemoteFile("train_32x32.mat", md5="e26dedcc434d2e4c54c9b2d4a06d8373"),
-         RemoteFile("test_32x32.mat", md5="eb5a983be6a315427106f1b164d9cef3"),
-         RemoteFile("extra_32x32.mat", md5="a93ce644f1a588dc4d68dda5feec44a7", optional=True)),
+        (RemoteFile("train_32x32.mat",
+                    sha256="435e94d69a87fde4fd4d7f3dd208dfc32cb6ae8af2240d066de1df7508d083b8"),
+         RemoteFile("test_32x32.mat",
+                    sha256="cdce80dfb2a2c4c6160906d0bd7c68ec5a99d7ca4831afa54f09182025b6a75b"),
+         RemoteFile("extra_32x32.mat", optional=True,
+                    sha256="a133a4beb38a00fcdda90c9489e0c04f900b660ce8a316a5e854838379a71eb3")),
         _svhn, tuple(DIGITS)),
     "stl10": DatasetSpec(
         "stl10", ("http://ai.stanford.edu/~acoates/stl10/",),
-        (RemoteFile("stl10_binary.tar.gz", md5="91f7769df0f17e558f3565bffb0c7dfb"),), _stl10),
+        (RemoteFile("stl10_binary.tar.gz",
+                    sha256="f31fd99273a1acb8609c8db427cebb1de3f71de77758cdc0e22956e1289b9866"),), _stl10),
     "usps": DatasetSpec(
         "usps", ("https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass/",),
         (RemoteFile("usps.bz2", md5="ec16c51db3855ca6c91edd34d0e9b197"),
