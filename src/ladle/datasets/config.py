@@ -2,10 +2,12 @@
 
 Example:
     >>> import os
+    >>> saved = os.environ.get("LADLE_HOME")
     >>> os.environ["LADLE_HOME"] = "/tmp/ladle-doc"
     >>> str(data_dir())
     '/tmp/ladle-doc'
-    >>> del os.environ["LADLE_HOME"]
+    >>> if saved is None: del os.environ["LADLE_HOME"]
+    ... else: os.environ["LADLE_HOME"] = saved
 """
 
 from __future__ import annotations

@@ -6,10 +6,12 @@ through ladle's :mod:`ladle.datasets.download` (retries, resumption, progress ba
 
 Example:
     >>> import os
+    >>> saved = os.environ.get("BATCHUP_HOME")
     >>> os.environ["BATCHUP_HOME"] = "/tmp/batchup-doc"
     >>> get_data_dir() == "/tmp/batchup-doc" or os.path.exists(os.path.expanduser(CONFIG_PATH))
     True
-    >>> del os.environ["BATCHUP_HOME"]
+    >>> if saved is None: del os.environ["BATCHUP_HOME"]
+    ... else: os.environ["BATCHUP_HOME"] = saved
 """
 
 from __future__ import annotations
