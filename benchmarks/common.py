@@ -31,6 +31,18 @@ def best_rate(run: Callable[[], int], repeat: int = 3) -> float:
     return best
 
 
+def interleaved_best(runs: dict[str, Callable[[], int]], repeat: int) -> dict[str, float]:
+    """Best samples/s of each run over ``repeat`` rounds, the runs taking turns in every round (so
+    a busy spell on a shared machine does not fall on one peer only)."""
+    best = dict.fromkeys(runs, 0.0)
+    for _ in range(repeat):
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            n = run()
+            best[name] = max(best[name], n / (time.perf_counter() - t0))
+    return best
+
+
 def consume(batches: Iterable, limit: int | None = None) -> int:
     """Iterate ``batches`` (up to ``limit`` batches), touching each, and count the samples."""
     n = 0

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable
 
 import numpy as np
 
@@ -24,7 +23,7 @@ import ladle
 from ladle.decoders import ImageDecoder
 from ladle.sources.inventory import InventorySource
 
-from .common import Row, consume, save, table
+from .common import Row, consume, interleaved_best, save, table
 
 BATCH = 64
 CLASSES = 10
@@ -107,17 +106,6 @@ def ladle_run(source: InventorySource, limit: int | None, **kw):
         return consume(loader, limit) if limit else consume(loader)
     return run, loader
 
-
-def interleaved_best(runs: dict[str, Callable[[], int]], repeat: int) -> dict[str, float]:
-    """Best samples/s of each run over ``repeat`` rounds, the runs taking turns in every round (so
-    a busy spell on a shared machine does not fall on one peer only)."""
-    best = dict.fromkeys(runs, 0.0)
-    for _ in range(repeat):
-        for name, run in runs.items():
-            t0 = time.perf_counter()
-            n = run()
-            best[name] = max(best[name], n / (time.perf_counter() - t0))
-    return best
 
 
 def scenario(name: str, csv: str, base: str, http: bool, limit: int | None, repeat: int,

@@ -9,15 +9,13 @@ build, and it would pull plain ``torch`` with its CUDA packages.
 
 from __future__ import annotations
 
-import time
-from typing import Callable
 
 import numpy as np
 
 import ladle
 from ladle.transforms import Compose, Map, Normalize, RandomCrop, RandomFlip
 
-from .common import Row, consume, save, table
+from .common import Row, consume, interleaved_best, save, table
 
 MEAN = np.array([0.4914, 0.4822, 0.4465], dtype=np.float32)
 STD = np.array([0.2470, 0.2435, 0.2616], dtype=np.float32)
@@ -68,16 +66,6 @@ def over(prepared: list[ladle.Batch], fn):
         return n
     return run
 
-
-def interleaved_best(runs: dict[str, Callable[[], int]], repeat: int) -> dict[str, float]:
-    """Best samples/s of each run, taking turns so that all see the same load (shared machine)."""
-    best = dict.fromkeys(runs, 0.0)
-    for _ in range(repeat):
-        for name, run in runs.items():
-            t0 = time.perf_counter()
-            n = run()
-            best[name] = max(best[name], n / (time.perf_counter() - t0))
-    return best
 
 
 def main() -> list[str]:
