@@ -374,6 +374,25 @@ def test_gather_windows_matches_slicing():
         np.testing.assert_array_equal(out[i], x[i, ys[i]:ys[i] + 2, xs[i]:xs[i] + 2])
 
 
+@given(data=st.data())
+def test_gather_windows_on_any_consecutive_axes(data):
+    shape = tuple(data.draw(st.lists(st.integers(1, 5), min_size=2, max_size=5)))
+    x = np.arange(int(np.prod(shape))).reshape(shape)
+    first = data.draw(st.integers(1, len(shape) - 1))
+    last = data.draw(st.integers(first, len(shape) - 1))
+    axes = list(range(first, last + 1))
+    sizes = [data.draw(st.integers(1, shape[a])) for a in axes]
+    starts = [np.array(data.draw(st.lists(st.integers(0, shape[a] - s), min_size=shape[0],
+                                          max_size=shape[0])))
+              for a, s in zip(axes, sizes)]
+    out = gather_windows(x, axes, starts, sizes)
+    for i in range(shape[0]):
+        where = [i] + [slice(None)] * (len(shape) - 1)
+        for a, s, st_ in zip(axes, sizes, starts):
+            where[a] = slice(st_[i], st_[i] + s)
+        np.testing.assert_array_equal(out[i], x[tuple(where)])
+
+
 # ----------------------------------------------------------------------------- mixing
 def test_mixup_targets_sum_to_one_and_follow_the_inputs():
     n = 50

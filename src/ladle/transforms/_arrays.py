@@ -20,7 +20,7 @@ import threading
 from typing import Any, Sequence
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 LAYOUTS = {"channels_last": "channels_last", "NHWC": "channels_last",
            "channels_first": "channels_first", "NCHW": "channels_first"}
@@ -316,11 +316,19 @@ def gather_windows(p: np.ndarray, axes: Sequence[int], starts: Sequence[np.ndarr
     k = int(np.prod(trail, dtype=np.int64))  # axes after them join the last window axis
     q = p.reshape((n * mid,) + p.shape[first:last] + (p.shape[last] * k,))
     window = tuple(sizes[:-1]) + (sizes[-1] * k,)
-    view = sliding_window_view(q, window, axis=tuple(range(1, q.ndim)))
+    # Every window is one row of a strided view whose first axis walks the flat buffer one element
+    # at a time: a single gather of rows at each window's flat start (faster than indexing a
+    # sliding-window view on several axes).
+    elem = [st // q.itemsize for st in q.strides]
     scaled = [np.asarray(s, dtype=np.intp) for s in starts]
     scaled[-1] = scaled[-1] * k
-    index = (np.arange(n * mid),) + tuple(np.repeat(s, mid) if mid > 1 else s for s in scaled)
-    return view[index].reshape(p.shape[:first] + tuple(sizes) + trail)
+    offset = sum(s * e for s, e in zip(scaled, elem[1:]))
+    flat_start = (np.arange(n * mid, dtype=np.intp) * elem[0]
+                  + (np.repeat(offset, mid) if mid > 1 else offset))
+    span = sum((w - 1) * e for w, e in zip(window, elem[1:])) + 1
+    rows = as_strided(q.reshape(-1), shape=(q.size - span + 1,) + window,
+                      strides=(q.itemsize,) + q.strides[1:], writeable=False)
+    return rows[flat_start].reshape(p.shape[:first] + tuple(sizes) + trail)
 
 
 # ----------------------------------------------------------------------------- resampling
