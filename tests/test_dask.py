@@ -3,12 +3,12 @@
 import os
 import pickle
 
+import distributed
 import numpy as np
 import pytest
+from helpers import collect, same
 
 from ladle import ArraySource, BatchError, Loader
-
-distributed = pytest.importorskip("distributed")
 
 
 def noisy(batch):
@@ -34,15 +34,6 @@ class CountingSource(ArraySource):
         return super().__getstate__()
 
 
-def collect(loader):
-    return [(b.epoch, b.number, b.indices.tolist(), np.array(b["x"])) for b in loader]
-
-
-def same(a, b):
-    assert len(a) == len(b)
-    for (e1, n1, i1, x1), (e2, n2, i2, x2) in zip(a, b):
-        assert (e1, n1, i1) == (e2, n2, i2)
-        np.testing.assert_array_equal(x1, x2)
 
 
 @pytest.fixture(scope="module")

@@ -6,23 +6,7 @@ from hypothesis import given, strategies as st
 
 import ladle
 from ladle import ArraySource, BatchError, Loader, Weighted
-
-
-def noisy(batch):
-    """A random transform that draws from the batch's own generator."""
-    batch["x"] = batch["x"] + batch.random.normal(size=batch["x"].shape).astype(np.float32)
-    return batch
-
-
-def collect(loader):
-    return [(b.epoch, b.number, b.indices.tolist(), b["x"].copy()) for b in loader]
-
-
-def same(a, b):
-    assert len(a) == len(b)
-    for (e1, n1, i1, x1), (e2, n2, i2, x2) in zip(a, b):
-        assert (e1, n1, i1) == (e2, n2, i2)
-        np.testing.assert_array_equal(x1, x2)
+from helpers import collect, noisy, same
 
 
 def test_quickstart(xy):

@@ -21,26 +21,13 @@ from ladle import ArraySource, BatchError, BatchTimeout, Loader, Source
 from ladle.parallel import BatchMaker, Prefetcher, ordered_map
 from ladle.shm import SlotPool, in_shared_memory
 from ladle.workers import ProcessExecutor, WorkerDied
+from helpers import collect, noisy, same
 
 X = (np.arange(100)[:, None] + np.arange(64) / 100).astype(np.float32)  # 7 rows: 1.8 KB, shared
 Y = (np.arange(100) % 3).astype(np.int64)
 
 
-def noisy(batch):
-    """A random transform: draws from the batch's own generator."""
-    batch["x"] = batch["x"] + batch.random.normal(size=batch["x"].shape).astype(np.float32)
-    return batch
 
-
-def collect(loader):
-    return [(b.epoch, b.number, b.indices.tolist(), np.array(b["x"])) for b in loader]
-
-
-def same(a, b):
-    assert len(a) == len(b)
-    for (e1, n1, i1, x1), (e2, n2, i2, x2) in zip(a, b):
-        assert (e1, n1, i1) == (e2, n2, i2)
-        np.testing.assert_array_equal(x1, x2)
 
 
 def alive(pid):
