@@ -566,7 +566,7 @@ def test_mnist_example_in_miniature(tmp_path):
     """The repository's MNIST example: each digit exported to a text file, an inventory of the
     files and their digits, a file-based data set with a one-hot target encoder, a Keras model
     trained with the data set's generators."""
-    keras = pytest.importorskip("keras")
+    import keras
     from sklearn.datasets import load_digits
 
     digits = load_digits()
