@@ -1,32 +1,18 @@
 """batchup's dataset classes on ladle's stores (files generated in MNIST's real format)."""
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 
 from ladle.compat.batchup import data_source
 from ladle.compat.batchup.datasets import mnist
 from ladle.compat.batchup.datasets._base import LazyScaledArray
-from ladle.datasets import DATASETS, RemoteFile
-from test_datasets import Server, idx_bytes, sha
+from test_datasets import Server, serve_mnist
 
 
 @pytest.fixture
 def served_mnist(monkeypatch):
     server = Server()
-    files = []
-    rng = np.random.default_rng(5)
-    for prefix, n in (("train", 12), ("t10k", 5)):
-        x = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        y = (np.arange(n) % 10).astype(np.uint8)
-        for kind, arr in (("images-idx3", x), ("labels-idx1", y)):
-            name = f"{prefix}-{kind}-ubyte.gz"
-            server.files[name] = idx_bytes(arr)
-            files.append(RemoteFile(name, sha256=sha(server.files[name])))
-        if prefix == "train":
-            train_x = x
-    monkeypatch.setitem(DATASETS, "mnist", replace(DATASETS["mnist"], files=tuple(files)))
+    train_x = serve_mnist(server, monkeypatch, sizes=(12, 5), seed=5)
     yield server, train_x
     server.close()
 

@@ -282,20 +282,29 @@ from ladle.datasets import DATASETS, RemoteFile  # noqa: E402
 from ladle.datasets.api import digits, load, prepare  # noqa: E402
 
 
-@pytest.fixture
-def mnist_server(server, monkeypatch, tmp_path):
-    """Small MNIST-format files on the local server, and a registry entry with their checksums."""
-    rng = np.random.default_rng(0)
+def serve_mnist(server, monkeypatch, sizes=(10, 4), seed=0):
+    """Small MNIST-format files on ``server`` and a registry entry with their checksums.
+
+    Returns the training images served.
+    """
+    rng = np.random.default_rng(seed)
     files = []
-    for prefix, n in (("train", 10), ("t10k", 4)):
+    for prefix, n in zip(("train", "t10k"), sizes):
         x = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
         y = (np.arange(n) % 10).astype(np.uint8)
         for kind, arr in (("images-idx3", x), ("labels-idx1", y)):
             name = f"{prefix}-{kind}-ubyte.gz"
             server.files[name] = idx_bytes(arr)
             files.append(RemoteFile(name, sha256=sha(server.files[name])))
-    spec = replace(DATASETS["mnist"], files=tuple(files))
-    monkeypatch.setitem(DATASETS, "mnist", spec)
+        if prefix == "train":
+            train_x = x
+    monkeypatch.setitem(DATASETS, "mnist", replace(DATASETS["mnist"], files=tuple(files)))
+    return train_x
+
+
+@pytest.fixture
+def mnist_server(server, monkeypatch):
+    serve_mnist(server, monkeypatch)
     return server
 
 
